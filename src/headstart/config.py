@@ -1,0 +1,91 @@
+"""Typed configs: the one source of every option's name, type, default and help.
+
+Each command has one pydantic config (`extra="forbid"`). The Python API and the CLI are both
+generated from it (`api_function`, `headstart.cli`), so a name is written once. `"auto"`
+values are resolved by the command in one place and the resolved config is saved in the run.
+Config modules import no torch, so `headstart --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from headstart.errors import HeadstartError
+
+C = TypeVar("C", bound="Config")
+
+
+class Config(BaseModel):
+    """Base of every config: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse(cls: type[C], values: dict[str, Any]) -> C:
+    """Validate `values` into `cls`, turning pydantic's report into one clear line."""
+    try:
+        return cls(**values)
+    except ValidationError as err:
+        raise HeadstartError(_explain(cls, err)) from None
+
+
+def _explain(cls: type[Config], err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        key = str(e["loc"][0]) if e["loc"] else "?"
+        if e["type"] == "extra_forbidden":
+            valid = ", ".join(sorted(cls.model_fields))
+            parts.append(f"unknown option {key!r} ({flag(key)}); valid options: {valid}")
+        else:
+            got = e.get("input")
+            parts.append(f"bad value {got!r} for {key} ({flag(key)}): {e['msg']}")
+    return "; ".join(parts)
+
+
+def to_yaml(cfg: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def from_yaml(cls: type[C], path: Path) -> C:
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise HeadstartError(f"cannot read config {path}: {err}", fix="check the run folder") from None
+    return parse(cls, values)
+
+
+def api_function(cls: type[C], run: Callable[[C], Any], name: str, doc: str) -> Callable[..., Any]:
+    """A keyword-only public function over `run`, its typed signature taken from `cls`."""
+
+    def fn(**kwargs: Any) -> Any:
+        return run(parse(cls, kwargs))
+
+    params = [
+        inspect.Parameter(
+            key,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty if field.is_required() else field.default,
+            annotation=field.annotation,
+        )
+        for key, field in cls.model_fields.items()
+    ]
+    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    fn.__name__ = fn.__qualname__ = name
+    args = "\n".join(
+        f"    {k}: {f.description or ''}" for k, f in cls.model_fields.items()
+    )
+    fn.__doc__ = f"{doc}\n\nArgs:\n{args}\n"
+    return fn
