@@ -68,8 +68,17 @@ def _key_values(items: list[str]) -> dict[str, Any]:
 
 
 def add_options(parser: argparse.ArgumentParser, command: Command) -> None:
-    for key, field in command.config.model_fields.items():
-        _add_option(parser, key, field, positional=key in command.positional)
+    """The command's own options first, then one group per inherited options class."""
+    done: set[str] = set()
+    for cls in command.config.__mro__:
+        own = [k for k in getattr(cls, "__annotations__", {}) if k in command.config.model_fields and k not in done]
+        if not own:
+            continue
+        title = (cls.__doc__ or "").strip().splitlines()[0] if cls is not command.config else None
+        group = parser.add_argument_group(title) if title else parser
+        for key in own:
+            _add_option(group, key, command.config.model_fields[key], positional=key in command.positional)
+        done.update(own)
 
 
 def _add_option(parser: argparse.ArgumentParser, key: str, field: FieldInfo, positional: bool) -> None:

@@ -1,0 +1,65 @@
+"""Backbones by name: `headstart/<net>`, `torchvision/<name>`, `timm/<name>`.
+
+    >>> backbone = create_backbone("headstart/resnet-mini")
+    >>> backbone(torch.rand(8, 1, 28, 28)).shape   # (8, 256)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headstart.errors import HeadstartError, did_you_mean
+from headstart.models.backbone import Backbone, BackboneMeta
+
+FAMILIES = ("headstart", "torchvision", "timm")
+
+
+def create_backbone(name: str, *, weights: str | Path | None = None, image_size: int | None = None) -> Backbone:
+    """Build a backbone by `"<package>/<name>"`, optionally loading a local weights file."""
+    family, sep, model = name.partition("/")
+    if not sep or family not in FAMILIES:
+        raise HeadstartError(f"unknown model {name!r}", fix=f"use <package>/<name> with package one of {FAMILIES}; "
+                             "`headstart list-models` lists them")
+    valid = list_models(family)
+    if model not in valid:
+        raise HeadstartError(f"unknown model {name!r}", fix=did_you_mean(model, valid)[:400])
+    backbone = _create(family, model, image_size)
+    if weights is not None:
+        from headstart.models.weights import load_weights
+
+        load_weights(backbone.module, weights)
+    return backbone
+
+
+def _create(family: str, model: str, image_size: int | None) -> Backbone:
+    if family == "headstart":
+        from headstart.models.builtin import BUILTIN
+
+        return BUILTIN[model](img_size=image_size) if model.startswith("vit") and image_size else BUILTIN[model]()
+    if family == "torchvision":
+        from headstart.models import torchvision_
+
+        return torchvision_.create(model)
+    from headstart.models import timm_
+
+    return timm_.create(model, img_size=image_size)
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Model names of one family, or every `"<package>/<name>"` when `family` is None."""
+    if family is None:
+        return [f"{f}/{n}" for f in FAMILIES for n in list_models(f)]
+    if family == "headstart":
+        from headstart.models.builtin import BUILTIN
+
+        return sorted(BUILTIN)
+    if family == "torchvision":
+        from headstart.models import torchvision_
+
+        return torchvision_.names()
+    from headstart.models import timm_
+
+    return timm_.names()
+
+
+__all__ = ["Backbone", "BackboneMeta", "create_backbone", "list_models"]

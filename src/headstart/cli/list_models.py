@@ -1,0 +1,25 @@
+from pydantic import Field
+
+from headstart.cli._build import Command
+from headstart.config import Config
+
+
+class ListModelsConfig(Config):
+    """`headstart list-models`."""
+
+    filter: str | None = Field(None, description="only names containing this text, e.g. resnet")
+    family: str | None = Field(None, description="only one family: headstart, torchvision or timm")
+
+
+COMMAND = Command("list-models", ListModelsConfig, "headstart.cli.list_models:main",
+                  "List backbones: built-in nets, torchvision and timm models.")
+
+
+def main(cfg: ListModelsConfig) -> None:
+    from headstart.models import FAMILIES, list_models
+
+    for family in [cfg.family] if cfg.family else FAMILIES:
+        names = [n for n in list_models(family) if not cfg.filter or cfg.filter in n]
+        print(f"{family} ({len(names)}):")
+        for name in names:
+            print(f"  {family}/{name}")

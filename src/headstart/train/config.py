@@ -1,0 +1,61 @@
+"""Options of commands that train (pretrain, finetune): one definition, shared by CLI and API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from headstart.config import Config
+
+Auto = Literal["auto"]
+
+
+class RunOptions(Config):
+    """Where results go and how an existing folder is treated."""
+
+    out: Path | None = Field(None, description="run folder (default: runs/<command>-<time>)")
+    resume: bool = Field(False, description="continue from the run folder's last checkpoint")
+    overwrite: bool = Field(False, description="replace an existing non-empty run folder")
+    seed: int = Field(0, description="random seed (data order, augmentations, initialisation)")
+    progress: bool = Field(True, description="show a progress bar")
+
+
+class TrainerOptions(RunOptions):
+    """How training runs: hardware, precision, length, checkpoints, logging."""
+
+    epochs: int | None = Field(None, ge=1, description="passes over the data (default: from --steps, else auto)")
+    steps: int | None = Field(None, ge=1, description="optimizer steps (overrides --epochs)")
+    batch_size: int = Field(256, ge=2, description="global batch size (all devices together)")
+    accumulate_grad_batches: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    lr: float | Auto = Field("auto", description="learning rate; auto: the method's rate x batch_size/256")
+    weight_decay: float | Auto = Field("auto", description="weight decay; auto: the method's default")
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field("auto", description="device type")
+    devices: int | Auto = Field("auto", description="devices per node (GPUs, or CPU processes with ddp)")
+    num_nodes: int = Field(1, ge=1, description="machines (start with torchrun or SLURM)")
+    strategy: Literal["auto", "ddp", "fsdp"] = Field("auto", description="distribution strategy")
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
+        "auto", description="auto: bf16-mixed on GPUs and on CPUs with native bf16, else 32")
+    compile: Literal["auto", "on", "off"] = Field("auto", description="torch.compile the backbone (auto: on GPUs)")
+    channels_last: bool = Field(True, description="channels-last memory format for conv nets")
+    num_workers: int | Auto = Field("auto", description="data-loader worker processes")
+    checkpoint_every_n_steps: int | None = Field(None, ge=1, description="also checkpoint every N steps")
+    logger: list[Literal["csv", "tensorboard", "mlflow"]] = Field(["csv"], description="metric loggers")
+    skip_nonfinite: int = Field(0, ge=0, description="skip up to N steps with a NaN/Inf loss before stopping")
+
+
+class PretrainConfig(TrainerOptions):
+    """`headstart pretrain`: self-supervised pretraining on unlabeled images."""
+
+    data: str = Field(description="image folder, IDX .gz file/folder, or fashion-mnist / mnist[:split]")
+    model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name> (headstart list-models)")
+    method: str = Field("simclr", description="pretraining method (headstart list-methods)")
+    weights: str | None = Field(None, description="start from local weights: a file or a headstart run folder")
+    image_size: int | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")
+    method_args: dict[str, Any] = Field({}, description="method hyper-parameters, KEY=VALUE (see list-methods)")
+    val_data: str | None = Field(None, description="labeled data for the online kNN monitor (auto for named sets)")
+    monitor: bool = Field(True, description="report kNN accuracy every epoch when labels are available")
+    knn_k: int = Field(20, ge=1, description="neighbours for kNN accuracy")
+    on_bad_image: Literal["skip", "fail"] = Field("skip", description="skip unreadable images with a warning, or stop")
+    activation_checkpointing: bool = Field(False, description="recompute activations in backward (ViTs; less memory)")

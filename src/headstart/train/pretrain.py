@@ -1,0 +1,165 @@
+"""`headstart pretrain`: read top to bottom — open the run, read the data, resolve the plan,
+build backbone and method, train, export the backbone, report kNN accuracy."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from headstart.config import parse, to_yaml
+from headstart.data.imageset import ImageSet, collate
+from headstart.errors import HeadstartError
+from headstart.methods.base import Method, Plan
+from headstart.train.config import PretrainConfig
+from headstart.train.run import RunDir, open_run, save_config
+
+
+@dataclass
+class PretrainResult:
+    run: Path
+    knn: float | None
+    steps: int
+    seconds: float
+
+
+def run(cfg: PretrainConfig) -> PretrainResult:
+    from headstart.train.distributed import is_rank_zero
+
+    start = time.perf_counter()
+    rundir = open_run(cfg.out, "pretrain", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero())
+    try:
+        if cfg.resume:
+            check_resumable(rundir, cfg)
+        data = open_train_data(cfg)
+        cfg, plan, method_cfg = resolve(cfg, data)
+        method = build_method(cfg, plan, method_cfg)
+        if is_rank_zero():
+            save_config(rundir, to_yaml(cfg)) if not cfg.resume else None
+        monitor = make_monitor(cfg, data, plan.image_size)
+        fit(cfg, plan, method, data, rundir, monitor)
+        knn = monitor.history[-1][1] if monitor and monitor.history else None
+        if is_rank_zero():
+            finish(rundir, method, cfg, knn, time.perf_counter() - start)
+        return PretrainResult(rundir.path, knn, plan.total_steps, time.perf_counter() - start)
+    finally:
+        rundir.release()
+
+
+def check_resumable(rundir: RunDir, cfg: PretrainConfig) -> None:
+    """A resumed run must be the same model and method as the one that wrote the checkpoint."""
+    from headstart.config import from_yaml
+
+    if not rundir.config_file.is_file():
+        raise HeadstartError(f"{rundir.config_file} is missing, cannot resume", fix="start a new run")
+    old = from_yaml(PretrainConfig, rundir.config_file)
+    for key in ("model", "method", "data"):
+        if getattr(old, key) != getattr(cfg, key):
+            raise HeadstartError(f"--resume with --{key} {getattr(cfg, key)} but the run used {getattr(old, key)}",
+                                 fix=f"pass --{key} {getattr(old, key)} or start a new --out")
+
+
+def open_train_data(cfg: PretrainConfig) -> ImageSet:
+    from headstart.data.sources import open_data
+
+    size = cfg.image_size if cfg.image_size != "auto" else None
+    return open_data(cfg.data, split="train", on_bad_image=cfg.on_bad_image, load_size=size)
+
+
+def resolve(cfg: PretrainConfig, data: ImageSet):
+    """Every "auto" resolved in one place; returns the resolved config, the plan, the method config."""
+    from headstart.methods import method_class
+    from headstart.train.distributed import world_size
+    from headstart.train.trainer import resolve_precision
+
+    cls = method_class(cfg.method)
+    method_cfg = parse(cls.config_cls, cfg.method_args)
+    image_size = cfg.image_size if cfg.image_size != "auto" else auto_image_size(cfg.model, data)
+    per_step = cfg.batch_size * cfg.accumulate_grad_batches
+    if len(data) < cfg.batch_size:
+        raise HeadstartError(f"--batch-size {cfg.batch_size} is larger than the data ({len(data)} images)",
+                             fix=f"pass --batch-size {2 ** int(math.log2(max(2, len(data))))} or fewer")
+    steps_per_epoch = len(data) // per_step
+    epochs = cfg.epochs or max(1, min(100, round(1_000_000 / len(data))))
+    total = cfg.steps or max(1, epochs * steps_per_epoch)
+    lr = cfg.lr if cfg.lr != "auto" else method_cfg.lr * per_step / 256
+    wd = cfg.weight_decay if cfg.weight_decay != "auto" else method_cfg.weight_decay
+    resolved = cfg.model_copy(update={
+        "image_size": image_size, "lr": lr, "weight_decay": wd, "epochs": cfg.epochs or math.ceil(total / steps_per_epoch),
+        "steps": total, "precision": resolve_precision(cfg.precision, cfg.accelerator),
+        "method_args": method_cfg.model_dump(),
+    })
+    plan = Plan(total_steps=total, batch_size=cfg.batch_size // world_size(cfg), image_size=image_size, lr=lr,
+                weight_decay=wd, seed=cfg.seed, channels_last=cfg.channels_last and not cfg.model.endswith("vit-tiny"),
+                skip_nonfinite=cfg.skip_nonfinite)
+    return resolved, plan, method_cfg
+
+
+def auto_image_size(model: str, data: ImageSet) -> int:
+    """The data's own side; library models get at least 32 px (their strides need it), at most 224."""
+    side = int(data.images.shape[-1]) if data.images is not None else int(data.size or 64)
+    return side if model.startswith("headstart/") else min(224, max(32, side))
+
+
+def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
+    from headstart.methods import method_class
+    from headstart.models import create_backbone
+
+    torch.manual_seed(cfg.seed)
+    backbone = create_backbone(cfg.model, weights=cfg.weights, image_size=plan.image_size)
+    if cfg.activation_checkpointing and hasattr(backbone.module, "set_grad_checkpointing"):
+        backbone.module.set_grad_checkpointing(True)
+    if plan.channels_last:
+        backbone = backbone.to(memory_format=torch.channels_last)
+    method = method_class(cfg.method)(backbone, method_cfg, plan)
+    if cfg.compile == "on" or (cfg.compile == "auto" and torch.cuda.is_available()):
+        method.backbone.module.compile()
+    return method
+
+
+def make_monitor(cfg: PretrainConfig, data: ImageSet, image_size: int):
+    """kNN monitor when labels exist: a bank from the training data and a held-out query split."""
+    from headstart.data.sources import open_data
+    from headstart.train.callbacks import KNNMonitor
+
+    if not cfg.monitor:
+        return None
+    query = None
+    if cfg.val_data:
+        query = open_data(cfg.val_data, split="test")
+    elif data.source.endswith(":train") and ":" in data.source:
+        query = open_data(data.source.replace(":train", ":test"))
+    if query is None or not query.has_labels or not data.has_labels:
+        return None
+    g = torch.Generator().manual_seed(cfg.seed)
+    bank = data.subset(torch.randperm(len(data), generator=g)[:10_000].numpy())
+    query = query.subset(torch.randperm(len(query), generator=g)[:2_000].numpy())
+    return KNNMonitor(bank, query, k=cfg.knn_k, image_size=image_size)
+
+
+def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir: RunDir, monitor) -> None:
+    from headstart.train.callbacks import Throughput
+    from headstart.train.trainer import build_trainer, resolve_workers
+
+    workers = resolve_workers(cfg.num_workers, in_memory=data.images is not None)
+    loader = torch.utils.data.DataLoader(
+        data.with_format(size=None if data.images is not None else data.size, channels=data.channels),
+        batch_size=plan.batch_size, shuffle=True, drop_last=True, collate_fn=collate, num_workers=workers,
+        pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    callbacks = [Throughput(cfg.batch_size)] + ([monitor] if monitor else [])
+    trainer = build_trainer(cfg, rundir, max_steps=plan.total_steps, callbacks=callbacks, precision=str(cfg.precision))
+    trainer.fit(method, loader, ckpt_path=str(rundir.last_checkpoint) if cfg.resume else None)
+
+
+def finish(rundir: RunDir, method: Method, cfg: PretrainConfig, knn: float | None, seconds: float) -> None:
+    from headstart.export.weights import save_backbone
+    from headstart.io import write_json
+
+    save_backbone(method.backbone, rundir.exported / "backbone.safetensors", cfg.model)
+    write_json(rundir.path / "results.json", {"knn": knn, "knn_k": cfg.knn_k, "steps": cfg.steps,
+                                              "seconds": round(seconds, 1), "model": cfg.model, "method": cfg.method})

@@ -1,0 +1,127 @@
+"""The run folder: claim it (lock), check it can be written, refuse to clobber it.
+
+    runs/NAME/config.yaml, checkpoints/last.ckpt, exported/backbone.safetensors, metrics.csv
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from headstart.errors import HeadstartError
+from headstart.io import disk_error, write_text
+
+MIN_FREE_BYTES = 200 * 2**20
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.ckpt"
+
+    @property
+    def exported(self) -> Path:
+        return self.path / "exported"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    def release(self) -> None:
+        lock = self.path / "run.lock"
+        if lock.is_file() and lock.read_text().split()[:1] == [str(os.getpid())]:
+            lock.unlink(missing_ok=True)
+
+
+def default_out(command: str) -> Path:
+    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True) -> RunDir:
+    """Create or reopen the run folder; only rank 0 checks, locks and clears."""
+    run = RunDir(Path(out) if out is not None else default_out(command))
+    if not rank_zero:
+        return run
+    path = run.path
+    if path.exists() and not path.is_dir():
+        raise HeadstartError(f"--out {path} is a file", fix="pass a folder path")
+    busy = path.is_dir() and any(p.name != "run.lock" for p in path.iterdir())
+    if resume and not run.last_checkpoint.is_file():
+        raise HeadstartError(f"nothing to resume in {path} (no checkpoints/last.ckpt)",
+                             fix="drop --resume to start a new run")
+    if busy and not resume and not overwrite:
+        raise HeadstartError(f"{path} already holds a run", fix="pass --resume to continue it, --overwrite to "
+                             "replace it, or another --out")
+    _check_writable(path)
+    _lock(path)
+    if busy and overwrite and not resume:
+        for child in path.iterdir():
+            if child.name != "run.lock":
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    return run
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as err:
+        raise disk_error(err, path) from None
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        raise HeadstartError(f"only {free / 2**20:.0f} MiB free at {path}",
+                             fix=f"free at least {MIN_FREE_BYTES // 2**20} MiB or pass --out on another disk")
+
+
+def _lock(path: Path) -> None:
+    """One writer per run folder: `run.lock` holds `PID HOST`; a dead owner's lock is taken over."""
+    lock = path / "run.lock"
+    me = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if _stale(lock):
+                lock.unlink(missing_ok=True)
+                continue
+            owner = lock.read_text().strip() or "?"
+            raise HeadstartError(f"{path} is in use by another headstart process (PID HOST: {owner})",
+                                 fix="wait for it to finish, or pass another --out") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return
+
+
+def _stale(lock: Path) -> bool:
+    try:
+        pid, host = lock.read_text().split()[:2]
+    except (OSError, ValueError):
+        return True
+    if host != socket.gethostname():
+        return False
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def save_config(run: RunDir, text: str) -> None:
+    write_text(run.config_file, text)
