@@ -25,6 +25,7 @@ def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -59,6 +60,12 @@ def disk_error(err: OSError, path: Path) -> HeadstartError:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return HeadstartError(f"cannot write {path}: {err.strerror}", fix="pass --out to a writable folder")
     return HeadstartError(f"cannot write {path}: {err}", fix="check the output folder")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -61,7 +61,7 @@ class Method(L.LightningModule):
         self.plan = plan
         from headstart.data.views import recipes
 
-        self.recipe = recipes.get(cfg.views or self.default_views)(plan.image_size)
+        self.recipe = recipes.recipe(cfg.views or self.default_views, plan.image_size)
         self._gen: torch.Generator | None = None
         warm = int(plan.total_steps * cfg.warmup_fraction)
         self.lr_schedule = warmup_cosine(plan.lr, plan.lr * cfg.final_lr_fraction, plan.total_steps, warm)

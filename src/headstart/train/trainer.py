@@ -3,6 +3,7 @@ loggers, progress. Methods and fine-tuning modules implement their steps and not
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from typing import Any
@@ -47,6 +48,7 @@ def resolve_workers(num_workers: int | str, in_memory: bool) -> int:
 def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callbacks: list[Callback],
                   precision: str) -> L.Trainer:
     """A Trainer for `max_steps` optimizer steps that checkpoints into `run` and logs to its metrics.csv."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no tips or device banners
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
