@@ -30,6 +30,18 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def field_groups(cls: type[Config]) -> list[tuple[type, list[str]]]:
+    """Fields grouped by the class that declares them, the command's own first."""
+    done: set[str] = set()
+    out = []
+    for klass in cls.__mro__:
+        own = [k for k in getattr(klass, "__annotations__", {}) if k in cls.model_fields and k not in done]
+        if own:
+            out.append((klass, own))
+            done.update(own)
+    return out
+
+
 def parse(cls: type[C], values: dict[str, Any]) -> C:
     """Validate `values` into `cls`, turning pydantic's report into one clear line."""
     try:
@@ -42,7 +54,10 @@ def _explain(cls: type[Config], err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         key = str(e["loc"][0]) if e["loc"] else "?"
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "missing":
+            desc = cls.model_fields[key].description if key in cls.model_fields else ""
+            parts.append(f"missing {flag(key)} ({desc})")
+        elif e["type"] == "extra_forbidden":
             valid = ", ".join(sorted(cls.model_fields))
             parts.append(f"unknown option {key!r} ({flag(key)}); valid options: {valid}")
         else:
@@ -73,14 +88,15 @@ def api_function(cls: type[C], run: Callable[[C], Any], name: str, doc: str) -> 
     def fn(**kwargs: Any) -> Any:
         return run(parse(cls, kwargs))
 
+    fields = cls.model_fields
     params = [
         inspect.Parameter(
             key,
             inspect.Parameter.KEYWORD_ONLY,
-            default=inspect.Parameter.empty if field.is_required() else field.default,
-            annotation=field.annotation,
+            default=inspect.Parameter.empty if fields[key].is_required() else fields[key].default,
+            annotation=fields[key].annotation,
         )
-        for key, field in cls.model_fields.items()
+        for _, keys in field_groups(cls) for key in keys
     ]
     fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     fn.__name__ = fn.__qualname__ = name

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic.fields import FieldInfo
 
-from headstart.config import Config, flag
+from headstart.config import Config, field_groups, flag
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,11 @@ def _key_values(items: list[str]) -> dict[str, Any]:
 
 def add_options(parser: argparse.ArgumentParser, command: Command) -> None:
     """The command's own options first, then one group per inherited options class."""
-    done: set[str] = set()
-    for cls in command.config.__mro__:
-        own = [k for k in getattr(cls, "__annotations__", {}) if k in command.config.model_fields and k not in done]
-        if not own:
-            continue
+    for cls, keys in field_groups(command.config):
         title = (cls.__doc__ or "").strip().splitlines()[0] if cls is not command.config else None
         group = parser.add_argument_group(title) if title else parser
-        for key in own:
+        for key in keys:
             _add_option(group, key, command.config.model_fields[key], positional=key in command.positional)
-        done.update(own)
 
 
 def _add_option(parser: argparse.ArgumentParser, key: str, field: FieldInfo, positional: bool) -> None:

@@ -62,4 +62,37 @@ def list_models(family: str | None = None) -> list[str]:
     return timm_.names()
 
 
-__all__ = ["Backbone", "BackboneMeta", "create_backbone", "list_models"]
+
+
+
+def run_config(run: str | Path) -> dict:
+    """The resolved config a headstart run folder saved (config.yaml)."""
+    import yaml
+
+    cfg_file = Path(run) / "config.yaml"
+    try:
+        cfg = yaml.safe_load(cfg_file.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise HeadstartError(f"{run} is not a headstart run folder ({err})", fix="pass the --out of a finished run") from None
+    if not cfg.get("model"):
+        raise HeadstartError(f"{cfg_file} names no model", fix="pass the --out of a finished run")
+    return cfg
+
+
+def run_model_name(run: str | Path) -> str:
+    """The `model` a headstart run folder was trained with."""
+    return str(run_config(run)["model"])
+
+
+def run_image_size(run: str | Path) -> int | None:
+    size = run_config(run).get("image_size")
+    return size if isinstance(size, int) else None
+
+
+def load_run_backbone(run: str | Path, *, image_size: int | None = None) -> Backbone:
+    """The backbone a run folder exported (`exported/backbone.safetensors`), rebuilt by its model name."""
+    return create_backbone(run_model_name(run), weights=Path(run), image_size=image_size or run_image_size(run))
+
+
+__all__ = ["Backbone", "BackboneMeta", "create_backbone", "list_models", "load_run_backbone", "run_config",
+           "run_image_size", "run_model_name"]

@@ -1,0 +1,85 @@
+"""`headstart export`: a run's weights in the form other tools load as they are.
+
+- `torchvision` / `timm`: a full state dict for the plain constructor, e.g.
+  `torchvision.models.resnet18().load_state_dict(torch.load("r18.pt"))` (strict). The classifier
+  is the run's fine-tuned head when it has one (construct with `num_classes=`), else the
+  constructor's fresh initialisation.
+- `safetensors`: the backbone's tensors (any model, built-ins included).
+- `onnx`: the backbone with its input normalization, float images in [0, 1] -> features.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from headstart.errors import HeadstartError
+from headstart.export.weights import backbone_state, save_backbone
+from headstart.io import atomic_write
+from headstart.models import load_run_backbone, run_model_name
+
+FORMATS = ("torchvision", "timm", "safetensors", "onnx")
+
+
+def export_run(run: Path, fmt: str, out: Path) -> Path:
+    if fmt not in FORMATS:
+        raise HeadstartError(f"unknown export format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+    name = run_model_name(run)
+    backbone = load_run_backbone(run).eval()
+    if fmt == "safetensors":
+        save_backbone(backbone, out, name)
+    elif fmt == "onnx":
+        export_onnx(backbone, out)
+    else:
+        family = name.split("/", 1)[0]
+        if family != fmt:
+            raise HeadstartError(f"{name} is not a {fmt} model", fix=f"use --format {family if family != 'headstart' else 'safetensors'}")
+        state = plain_state_dict(backbone, _head_tensors(run))
+        atomic_write(out, lambda f: torch.save(state, f))
+    return out
+
+
+def plain_state_dict(backbone, head: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Backbone tensors plus a classifier, under the names the library constructor uses."""
+    family, model = backbone.meta.name.split("/", 1)
+    num_classes = head["weight"].shape[0] if head else None
+    if family == "torchvision":
+        import torchvision
+
+        plain = torchvision.models.get_model(model, weights=None, **({"num_classes": num_classes} if head else {}))
+    else:
+        import timm
+
+        plain = timm.create_model(model, pretrained=False, **({"num_classes": num_classes} if head else {}))
+    state = plain.state_dict()
+    state.update(backbone_state(backbone))
+    if head:
+        prefix = backbone.meta.head_name
+        state[f"{prefix}.weight"], state[f"{prefix}.bias"] = head["weight"], head["bias"]
+    plain.load_state_dict(state)  # strict: proves the file loads into the plain model
+    return state
+
+
+def _head_tensors(run: Path) -> dict[str, torch.Tensor]:
+    model_file = run / "exported" / "model.safetensors"
+    if not model_file.is_file():
+        return {}
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(model_file))
+    return {k.split(".")[-1]: v for k, v in tensors.items() if k.startswith("head.")}
+
+
+def export_onnx(backbone, out: Path) -> None:
+    try:
+        import onnx  # noqa: F401 - torch's exporter needs it
+    except ModuleNotFoundError:
+        raise HeadstartError("ONNX export needs the onnx package", fix="pip install onnx") from None
+    size = backbone.meta.default_size if backbone.meta.family != "headstart" else 32
+    x = torch.rand(1, backbone.meta.in_chans, size, size)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.onnx.export(backbone, (x,), str(tmp), input_names=["images"], output_names=["features"],
+                      dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "features": {0: "batch"}},
+                      dynamo=False)
+    tmp.replace(out)
