@@ -1,0 +1,57 @@
+"""Shared fixtures: real Fashion-MNIST data, written out as image folders where a test needs files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HEADSTART_QUIET", "1")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def fmnist_train():
+    from headstart.data.idx import open_idx
+
+    return open_idx("fashion-mnist", "train")
+
+
+@pytest.fixture(scope="session")
+def fmnist_test():
+    from headstart.data.idx import open_idx
+
+    return open_idx("fashion-mnist", "test")
+
+
+def write_folder(root: Path, imageset, per_class: int, classes: list[int]) -> Path:
+    """Real Fashion-MNIST images as PNGs in class sub-folders (`root/<class>/<i>.png`)."""
+    from PIL import Image
+
+    for c in classes:
+        idx = np.flatnonzero(imageset.labels == c)[:per_class]
+        folder = root / imageset.classes[c].replace("/", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in idx:
+            Image.fromarray(imageset.images[i, 0].numpy()).save(folder / f"{i:05d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def fmnist_folder(tmp_path_factory, fmnist_train) -> Path:
+    """320 real images: 4 classes x 80, as PNG files."""
+    return write_folder(tmp_path_factory.mktemp("fm-folder"), fmnist_train, 80, [0, 1, 7, 9])
+
+
+@pytest.fixture(scope="session")
+def pretrained_run(tmp_path_factory, fmnist_folder) -> Path:
+    """A tiny finished pretraining run of the built-in net (6 steps), reused by read-only tests."""
+    import headstart
+
+    out = tmp_path_factory.mktemp("runs") / "mini"
+    headstart.pretrain(data=str(fmnist_folder), model="headstart/resnet-mini", method="simclr", steps=6,
+                       batch_size=32, out=out, progress=False, monitor=False)
+    return out
