@@ -1,0 +1,123 @@
+"""`open_data`: the one entry point every command uses for `--data`.
+
+A spec is a named set (`fashion-mnist`, `mnist`, optionally `fashion-mnist:test`), a folder of
+IDX `.gz` files or one IDX images file, or a folder of images (see `headstart.data.folder`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from headstart.data.folder import open_folder
+from headstart.data.idx import FILES, NAMED, open_idx
+from headstart.data.imageset import ImageSet, fit
+from headstart.errors import HeadstartError
+
+SPLITS = ("train", "test")
+# an image folder laid out as <root>/train/... and <root>/test/ (or val/): the split picks one
+SPLIT_FOLDERS = {"train": ("train",), "test": ("test", "val", "validation")}
+MAX_BUDGET = 4 << 30  # bytes; the default budget is min(4 GiB, 25% of RAM)
+
+
+def open_data(spec: str, *, split: str = "train", on_bad_image: Literal["skip", "fail"] = "skip",
+              memory_budget: int | None = None, load_size: int | None = None) -> ImageSet:
+    """Open `--data` as an `ImageSet` of uint8 images.
+
+    Args:
+        spec: `fashion-mnist` / `mnist` (a `:train` / `:test` suffix overrides `split`), a folder
+            holding IDX `.gz` files, one IDX images file, or a folder of images (class
+            sub-folders give labels; `train/` + `test/` (or `val/`) sub-folders give splits).
+        split: "train" or "test".
+        on_bad_image: "skip" drops undecodable files with one warning each; "fail" raises.
+        memory_budget: bytes the decoded set may take in memory; larger sets are decoded on
+            demand by the DataLoader workers. Default: min(4 GiB, 25% of RAM).
+        load_size: the side images are stored at (e.g. the training size). Default: IDX sets
+            keep 28; folders use the first image's shorter side, clamped to [32, 256].
+
+    Returns:
+        An `ImageSet`: IDX sets have 1 channel; folders 1 when every probed image is gray, else 3.
+
+    Example:
+        >>> open_data("fashion-mnist:test").images.shape
+        torch.Size([10000, 1, 28, 28])
+    """
+    _check_options(on_bad_image, memory_budget, load_size)
+    target, split = _parse_spec(spec, split)
+    budget = default_memory_budget() if memory_budget is None else memory_budget
+    path = Path(target)
+    if target in NAMED or _is_idx(path):
+        return _store_at(open_idx(target, split), load_size, budget)
+    if path.is_file():
+        raise HeadstartError(f"{spec} is a single file, not a data set",
+                             fix="pass the folder that holds it, an IDX .gz file, or one of: "
+                             + ", ".join(NAMED))
+    return open_folder(_split_folder(path, split), on_bad_image=on_bad_image, memory_budget=budget,
+                       load_size=load_size)
+
+
+def default_memory_budget() -> int:
+    """min(4 GiB, 25% of physical RAM), in bytes."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return MAX_BUDGET
+    return min(MAX_BUDGET, ram // 4)
+
+
+def _check_options(on_bad_image: str, memory_budget: int | None, load_size: int | None) -> None:
+    if on_bad_image not in ("skip", "fail"):
+        raise HeadstartError(f"on_bad_image must be 'skip' or 'fail', got {on_bad_image!r}")
+    if memory_budget is not None and memory_budget < 0:
+        raise HeadstartError(f"memory_budget must be >= 0 bytes, got {memory_budget}")
+    if load_size is not None and load_size < 1:
+        raise HeadstartError(f"load_size must be a positive number of pixels, got {load_size}")
+
+
+def _parse_spec(spec: str, split: str) -> tuple[str, str]:
+    """(path or set name, split): an existing path wins over reading `x:test` as a suffix."""
+    target = spec
+    if spec not in NAMED and not os.path.exists(spec):
+        head, sep, tail = spec.rpartition(":")
+        if not (sep and (head in NAMED or os.path.exists(head))):
+            close = difflib.get_close_matches(spec, list(NAMED), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise HeadstartError(f"no such file or folder: {spec}",
+                                 fix=f"{hint}pass a folder of images, an IDX .gz file, or one of: "
+                                 + ", ".join(NAMED))
+        target, split = head, tail
+    if split not in SPLITS:
+        raise HeadstartError(f"unknown split {split!r} in {spec!r}", fix=f"use one of: {', '.join(SPLITS)}")
+    return target, split
+
+
+def _is_idx(path: Path) -> bool:
+    if path.is_dir():
+        return any((path / images).is_file() for images, _ in FILES.values())
+    return path.is_file() and (path.suffix == ".gz" or "ubyte" in path.name)
+
+
+def _split_folder(root: Path, split: str) -> Path:
+    """`root/<split>` when `root` is laid out as train/ + test/ (or val/) sub-folders, else `root`."""
+    train = root / "train"
+    test = next((root / name for name in SPLIT_FOLDERS["test"] if (root / name).is_dir()), None)
+    if not (train.is_dir() and test is not None):
+        return root
+    return train if split == "train" else test
+
+
+def _store_at(data: ImageSet, load_size: int | None, budget: int) -> ImageSet:
+    """Resize an in-memory set to `load_size` once when it fits `budget`, else per batch."""
+    assert data.images is not None
+    n, c, h, w = data.images.shape
+    if load_size is None or (h, w) == (load_size, load_size):
+        return data
+    if n * c * load_size * load_size > budget:
+        return data.with_format(size=load_size, channels=c)
+    resized = [fit(chunk, load_size, c) for chunk in data.images.split(4096)]  # (n, C, S, S) in pieces
+    return replace(data, images=torch.cat(resized))
