@@ -7,7 +7,7 @@ from headstart.train.config import PretrainConfig
 
 
 def _pretrain(cfg: PretrainConfig):
-    from headstart.train.pretrain import run
+    from headstart.train.pretraining import run
 
     return run(cfg)
 

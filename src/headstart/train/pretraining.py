@@ -142,7 +142,7 @@ def make_monitor(cfg: PretrainConfig, data: ImageSet, image_size: int):
 
 def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir: RunDir, monitor) -> None:
     from headstart.train.callbacks import Throughput
-    from headstart.train.trainer import build_trainer, resolve_workers
+    from headstart.train.trainer import build_trainer, checkpoint_step, resolve_workers
 
     workers = resolve_workers(cfg.num_workers, in_memory=data.images is not None)
     loader = torch.utils.data.DataLoader(
@@ -152,8 +152,10 @@ def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir:
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     callbacks = [Throughput(cfg.batch_size)] + ([monitor] if monitor else [])
-    trainer = build_trainer(cfg, rundir, max_steps=plan.total_steps, callbacks=callbacks, precision=str(cfg.precision))
-    trainer.fit(method, loader, ckpt_path=str(rundir.last_checkpoint) if cfg.resume else None)
+    ckpt = str(rundir.last_checkpoint) if cfg.resume else None
+    trainer = build_trainer(cfg, rundir, max_steps=plan.total_steps, callbacks=callbacks,
+                            precision=str(cfg.precision), resume_step=checkpoint_step(ckpt))
+    trainer.fit(method, loader, ckpt_path=ckpt)
 
 
 def finish(rundir: RunDir, method: Method, cfg: PretrainConfig, knn: float | None, seconds: float) -> None:

@@ -46,10 +46,9 @@ def resolve_workers(num_workers: int | str, in_memory: bool) -> int:
 
 
 def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callbacks: list[Callback],
-                  precision: str) -> L.Trainer:
+                  precision: str, resume_step: int | None = None) -> L.Trainer:
     """A Trainer for `max_steps` optimizer steps that checkpoints into `run` and logs to its metrics.csv."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no tips or device banners
-    warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
     ckpt = ModelCheckpoint(dirpath=run.checkpoints, filename="last", save_top_k=0, save_last=True,
@@ -69,7 +68,7 @@ def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callback
         max_epochs=-1,
         accumulate_grad_batches=opts.accumulate_grad_batches,
         callbacks=[ckpt, *callbacks],
-        logger=_loggers(opts, run),
+        logger=_loggers(opts, run, resume_step),
         plugins=[AtomicCheckpointIO()] if strategy != "fsdp" else None,
         enable_progress_bar=opts.progress,
         enable_model_summary=False,
@@ -81,6 +80,13 @@ def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callback
     )
 
 
+def checkpoint_step(path) -> int | None:
+    """The global step a checkpoint was saved at (None if there is none)."""
+    if not path or not os.path.isfile(path):
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+
+
 def _accelerator(opts: TrainerOptions) -> str:
     if opts.accelerator == "cuda":
         return "gpu"
@@ -90,10 +96,10 @@ def _accelerator(opts: TrainerOptions) -> str:
     return "cpu" if opts.accelerator == "auto" and not torch.cuda.is_available() else opts.accelerator
 
 
-def _loggers(opts: TrainerOptions, run: RunDir) -> list:
-    from lightning.pytorch.loggers import CSVLogger
+def _loggers(opts: TrainerOptions, run: RunDir, resume_step: int | None) -> list:
+    from headstart.train.metrics_log import MetricsCSV
 
-    out: list = [CSVLogger(save_dir=str(run.path), name="", version="")]
+    out: list = [MetricsCSV(run.path, resume_step)]
     if "tensorboard" in opts.logger:
         try:
             from lightning.pytorch.loggers import TensorBoardLogger
