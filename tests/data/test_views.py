@@ -224,3 +224,18 @@ def test_errors__bad_input_and_ratio(fmnist):
         random_resized_crop(fmnist.expand(-1, 2, -1, -1), 16, gen=gen())
     with pytest.raises(HeadstartError, match="mask ratio"):
         random_mask(16, 1.0, batch=2, gen=gen())
+
+
+@pytest.mark.gpu
+def test_recipe__cuda_matches_cpu_with_the_same_generator(rgb):
+    """Opt-in (`pytest -m gpu`): the same CPU generator gives the same views on CUDA as on CPU."""
+    r = ViewRecipe("t", recipe("dino", 48, n_local=2).views, dtype=F32)
+    on_cpu = r(rgb, gen(7))
+    on_cuda = r(rgb.cuda(), gen(7))
+    assert all((a - b.cpu()).abs().max() < 1e-4 for a, b in zip(on_cpu, on_cuda))
+    cuda_gen = torch.Generator(device="cuda")
+    first = recipe("simclr", 48)(rgb.cuda(), cuda_gen.manual_seed(1))
+    again = recipe("simclr", 48)(rgb.cuda(), cuda_gen.manual_seed(1))
+    assert all(torch.equal(a, b) and a.device.type == "cuda" for a, b in zip(first, again))
+    m = random_mask(49, 0.75, batch=4, gen=cuda_gen, device="cuda")
+    assert (m.mask.sum(1) == 49 - 12).all()

@@ -51,9 +51,9 @@ def check_batch(x: torch.Tensor) -> None:
 
 def auto_dtype(device: torch.device) -> torch.dtype:
     """bf16 where the CPU multiplies it natively (exact for uint8 inputs, ~3x faster), else float32."""
-    if device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
-        return torch.bfloat16
-    return torch.float32
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but long-lived torch.cpu helpers
+    native = any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return torch.bfloat16 if device.type == "cpu" and native else torch.float32
 
 
 def prepare(x: torch.Tensor, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, float]:
@@ -230,12 +230,15 @@ def _chroma(sat: torch.Tensor, hue: torch.Tensor) -> torch.Tensor:
     return torch.linalg.inv(yiq) @ d @ yiq
 
 
-def apply_color(y: torch.Tensor, m: torch.Tensor, bias: torch.Tensor, *, unit: float = 1.0,
+def apply_color(y: torch.Tensor, m: torch.Tensor | None, bias: torch.Tensor | None, *, unit: float = 1.0,
                 channels_last: bool = False) -> torch.Tensor:
-    """`clamp(m @ (unit * y) + bias, 0, 1)` per pixel, as float32 `(B, C, H, W)`, NHWC in memory if asked."""
+    """`clamp(m @ (unit * y) + bias, 0, 1)` per pixel (`m` None: identity), as float32 `(B, C, H, W)`."""
     b, c, h, w = y.shape
-    out = torch.bmm(m * unit, y.reshape(b, c, h * w).float()).add_(bias[:, :, None]).clamp_(0, 1)
-    out = out.view(b, c, h, w)  # (baddbmm with a broadcast bias is 5x slower on CPU)
+    if m is None:
+        out = (y.float() * unit).clamp_(0, 1)
+    else:  # bmm then add: baddbmm with a broadcast bias is 5x slower on CPU
+        out = torch.bmm(m * unit, y.reshape(b, c, h * w).float()).add_(bias[:, :, None]).clamp_(0, 1)
+    out = out.view(b, c, h, w)
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 

@@ -68,9 +68,11 @@ class ViewRecipe:
         sigma = ops.draw_sigma(v.blur_sigma, v.blur_p, b, gen=gen, device=dev) if v.blur_p else None
         rows, cols = ops.theta_taps(theta, (v.size, v.size), (h, w), sigma)
         y = ops.resample(xf, rows.dense(h), cols.dense(w))  # (B, C, size, size), input units
-        means = y.float().mean((2, 3)) * unit if jitter is not None else y.new_zeros(b, c, dtype=torch.float32)
-        out = ops.apply_color(y, *ops.color_affine(means, jitter, gray), unit=unit,
-                              channels_last=self.channels_last)
+        m = bias = None
+        if jitter is not None or gray is not None:
+            means = y.mean((2, 3), dtype=torch.float32) * unit if jitter is not None else y.new_zeros(b, c)
+            m, bias = ops.color_affine(means.float(), jitter, gray)
+        out = ops.apply_color(y, m, bias, unit=unit, channels_last=self.channels_last)
         if v.solarize_p:
             out = ops.solarize_where(out, ops.coin(v.solarize_p, b, gen=gen, device=dev))
         return out
