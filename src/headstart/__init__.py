@@ -24,6 +24,7 @@ _API = {
     "export": "headstart.export",
     "select": "headstart.curate",
     "study": "headstart.study",
+    "demo": "headstart.study",
     "list_models": "headstart.models",
     "list_methods": "headstart.methods",
 }

@@ -48,8 +48,10 @@ def default_out(command: str) -> Path:
     return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True) -> RunDir:
-    """Create or reopen the run folder; only rank 0 checks, locks and clears."""
+def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True,
+             marker: str = "checkpoints/last.ckpt") -> RunDir:
+    """Create or reopen the run folder; only rank 0 checks, locks and clears. `--resume` needs
+    `marker` (the file a resumable run of this command leaves) to exist."""
     run = RunDir(Path(out) if out is not None else default_out(command))
     if not rank_zero:
         return run
@@ -57,8 +59,8 @@ def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, r
     if path.exists() and not path.is_dir():
         raise HeadstartError(f"--out {path} is a file", fix="pass a folder path")
     busy = path.is_dir() and any(p.name != "run.lock" for p in path.iterdir())
-    if resume and not run.last_checkpoint.is_file():
-        raise HeadstartError(f"nothing to resume in {path} (no checkpoints/last.ckpt)",
+    if resume and not (path / marker).is_file():
+        raise HeadstartError(f"nothing to resume in {path} (no {marker})",
                              fix="drop --resume to start a new run")
     if busy and not resume and not overwrite:
         raise HeadstartError(f"{path} already holds a run", fix="pass --resume to continue it, --overwrite to "

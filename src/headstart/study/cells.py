@@ -1,0 +1,78 @@
+"""Study cells: one fine-tuning run per (start, strategy, label budget, seed), each cached.
+
+A cell's result is a small JSON file in `cells/`; a finished cell is never recomputed, so an
+interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from headstart.errors import HeadstartError
+from headstart.io import write_json
+
+
+@dataclass(frozen=True)
+class Cell:
+    start: str        # "scratch" | "pretrained" | "baseline"
+    strategy: str     # fine-tuning strategy
+    budget: str       # "10/class" | "1%" | "600"
+    seed: int
+
+    @property
+    def id(self) -> str:
+        slug = self.budget.replace("/class", "pc").replace("%", "pct").replace(".", "_")
+        return f"{self.start}-{self.strategy}-{slug}-s{self.seed}"
+
+
+def budget_args(budget: str) -> dict[str, Any]:
+    """`10/class` -> per_class=10; `1%` / `600` -> labels=...; `100%` -> every label."""
+    if m := re.fullmatch(r"(\d+)\s*/\s*class", budget.strip()):
+        return {"per_class": int(m.group(1))}
+    if re.fullmatch(r"\d+(\.\d+)?%|\d+", budget.strip()):
+        return {} if budget.strip() == "100%" else {"labels": budget.strip()}
+    raise HeadstartError(f"bad label budget {budget!r}", fix="use N/class (10/class), a share (1%) or a count (600)")
+
+
+def plan_cells(starts: list[str], strategies: list[str], budgets: list[str], seeds: list[int]) -> list[Cell]:
+    """From scratch always trains fully; pretrained starts use each strategy. Cheap cells first."""
+    cells = []
+    for budget in budgets:
+        budget_args(budget)  # fail early on a bad budget
+        for seed in seeds:
+            for start in starts:
+                for strategy in (["full"] if start == "scratch" else strategies):
+                    cells.append(Cell(start, strategy, budget, seed))
+    return cells
+
+
+def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Fine-tune one cell (unless its result is cached) and return its result record."""
+    result_file = folder / "cells" / f"{cell.id}.json"
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    import headstart
+
+    out = folder / "finetune" / cell.id
+    if out.exists():
+        shutil.rmtree(out)  # a half-finished cell from an interrupted study: start it again
+    start = time.perf_counter()
+    headstart.finetune(out=out, seed=cell.seed, strategy=cell.strategy, progress=False, overwrite=True,
+                       **budget_args(cell.budget), **finetune_kwargs)
+    results = json.loads((out / "results.json").read_text())
+    record = {**asdict(cell), "id": cell.id, "accuracy": float(results["accuracy"]),
+              "labels": count_labels(out), "seconds": round(time.perf_counter() - start, 1), "run": str(out)}
+    write_json(result_file, record)
+    return record
+
+
+def count_labels(run: Path) -> int:
+    """Labeled images the cell used (its training and validation subsets)."""
+    subset = json.loads((run / "subset.json").read_text())
+    return sum(len(v) for k, v in subset.items() if k in ("train", "val", "train_indices", "val_indices"))

@@ -1,0 +1,45 @@
+"""Options of `headstart study` and `headstart demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from headstart.config import Config
+from headstart.train.config import RunOptions
+
+
+class StudyConfig(RunOptions):
+    """`headstart study`: how much head start does pretraining on your data give, at each label budget?"""
+
+    data: str = Field(description="unlabeled images to pretrain on (folder, IDX, or fashion-mnist)")
+    labeled: str | None = Field(None, description="labeled pool for fine-tuning (default: --data, if it has labels)")
+    test: str | None = Field(None, description="held-out labeled test set (default: the data's test split)")
+    model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name>")
+    method: str = Field("simclr", description="pretraining method")
+    from_: str | None = Field(None, description="reuse a finished pretraining run instead of pretraining")
+    baseline_weights: str | None = Field(None, description="also fine-tune from these weights (e.g. ImageNet)")
+    baseline_model: str | None = Field(None, description="model of --baseline-weights (default: --model)")
+    budgets: list[str] = Field(["10/class", "1%", "10%", "100%"], description="label budgets: N/class, P%, or N")
+    seeds: int = Field(3, ge=1, description="seeds per cell (confidence intervals over them)")
+    strategies: list[str] = Field(["linear", "lp-ft"], description="fine-tuning strategies from pretrained weights "
+                                  "(from scratch always trains fully)")
+    pretrain_steps: int | None = Field(None, ge=1, description="pretraining steps (default: the pretrain default)")
+    pretrain_args: dict[str, Any] = Field({}, description="more pretrain options, KEY=VALUE")
+    finetune_steps: int | None = Field(None, ge=1, description="fine-tuning steps per cell (default: auto)")
+    finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
+    image_size: int | str = Field("auto", description="input side (auto: the data's)")
+    batch_size: int = Field(256, ge=2, description="pretraining batch size")
+
+
+class DemoConfig(Config):
+    """`headstart demo`: the study on Fashion-MNIST, sized to finish in about 15 minutes on 2 CPU cores."""
+
+    out: Path = Field(Path("runs/demo"), description="run folder")
+    resume: bool = Field(True, description="reuse finished parts of an earlier demo in --out")
+    overwrite: bool = Field(False, description="start over in --out")
+    minutes: float = Field(12.0, gt=0, description="rough time budget; sets pretraining and fine-tuning lengths")
+    seed: int = Field(0, description="first seed")
+    progress: bool = Field(True, description="show progress")

@@ -1,0 +1,128 @@
+"""`headstart study`, top to bottom: pretrain once (or reuse), fine-tune every cell of the label
+ladder from scratch / pretrained / baseline weights, aggregate over seeds, answer, report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headstart.config import to_yaml
+from headstart.errors import HeadstartError
+from headstart.io import write_json
+from headstart.study.answer import curves, one_line, savings
+from headstart.study.cells import Cell, plan_cells, run_cell
+from headstart.study.config import StudyConfig
+from headstart.train.run import RunDir, open_run, save_config
+
+
+@dataclass
+class StudyResult:
+    run: Path
+    answer: str
+    curves: dict[str, list[dict[str, Any]]]
+    seconds: float
+
+
+def run(cfg: StudyConfig) -> StudyResult:
+    start = time.perf_counter()
+    rundir = open_run(cfg.out, "study", resume=cfg.resume, overwrite=cfg.overwrite, marker="config.yaml")
+    try:
+        save_config(rundir, to_yaml(cfg))
+        pretrained = pretrain_stage(cfg, rundir)
+        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, [cfg.seed + i for i in range(cfg.seeds)])
+        records = run_cells(cfg, rundir, cells, pretrained)
+        all_curves = curves(records)
+        rows = savings(all_curves)
+        answer = one_line(rows)
+        results = {"answer": answer, "curves": all_curves, "savings": rows, "cells": records,
+                   "pretrain_run": str(pretrained), "seconds": round(time.perf_counter() - start, 1)}
+        if cfg.baseline_weights:
+            results["savings_baseline"] = savings(all_curves, start="baseline")
+        write_json(rundir.path / "results.json", results)
+        from headstart.study.report import write_report
+
+        write_report(rundir.path, cfg, results, pretrained)
+        print_summary(answer, all_curves, rundir.path)
+        return StudyResult(rundir.path, answer, all_curves, time.perf_counter() - start)
+    finally:
+        rundir.release()
+
+
+def starts(cfg: StudyConfig) -> list[str]:
+    return ["scratch", "pretrained"] + (["baseline"] if cfg.baseline_weights else [])
+
+
+def pretrain_stage(cfg: StudyConfig, rundir: RunDir) -> Path:
+    """The pretraining run: `--from`, else `out/pretrain` (finished: reused; interrupted: resumed)."""
+    if cfg.from_:
+        if not (Path(cfg.from_) / "exported" / "backbone.safetensors").is_file():
+            raise HeadstartError(f"--from {cfg.from_} is not a finished pretraining run",
+                                 fix="pass a run folder with exported/backbone.safetensors, or drop --from")
+        return Path(cfg.from_)
+    import headstart
+
+    out = rundir.path / "pretrain"
+    if (out / "exported" / "backbone.safetensors").is_file():
+        return out
+    resume = (out / "checkpoints" / "last.ckpt").is_file()
+    _stage(f"pretraining {cfg.model} with {cfg.method}" + (" (resumed)" if resume else ""))
+    kwargs = {"steps": cfg.pretrain_steps, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
+              **cfg.pretrain_args}
+    headstart.pretrain(data=cfg.data, model=cfg.model, method=cfg.method, out=out, seed=cfg.seed,
+                       resume=resume, overwrite=not resume, progress=cfg.progress,
+                       val_data=cfg.test, **{k: v for k, v in kwargs.items() if v is not None})
+    return out
+
+
+def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path) -> dict[str, Any]:
+    common = {"data": cfg.labeled or cfg.data, "steps": cfg.finetune_steps, **cfg.finetune_args}
+    if cfg.test:
+        common["test_data"] = cfg.test
+    if cfg.image_size != "auto":
+        common["image_size"] = cfg.image_size
+    by_start = {"scratch": {"from_": "scratch", "model": cfg.model},
+                "pretrained": {"from_": str(pretrained)},
+                "baseline": {"from_": cfg.baseline_weights, "model": cfg.baseline_model or cfg.model}}
+    return {k: v for k, v in {**common, **by_start[start]}.items() if v is not None}
+
+
+def run_cells(cfg: StudyConfig, rundir: RunDir, cells: list[Cell], pretrained: Path) -> list[dict[str, Any]]:
+    """Every cell, cached ones first; a nested progress display with the current cell and ETA."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    records = []
+    columns = [TextColumn("[bold]study[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}")]
+    with Progress(*columns, disable=not cfg.progress, transient=False) as progress:
+        task = progress.add_task("", total=len(cells))
+        for cell in cells:
+            progress.update(task, description=f"{cell.start}/{cell.strategy} · {cell.budget} · seed {cell.seed}")
+            records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained)))
+            progress.advance(task)
+    return records
+
+
+def _stage(text: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).rule(f"[bold]{text}")
+
+
+def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    budgets = sorted({p["budget"]: p["labels"] for v in all_curves.values() for p in v}.items(), key=lambda x: x[1])
+    table = Table(title="test accuracy, mean ± 95% CI over seeds")
+    table.add_column("start/strategy")
+    for budget, labels in budgets:
+        table.add_column(f"{budget}\n({labels:,} labels)", justify="right")
+    for name, pts in all_curves.items():
+        by = {p["budget"]: p for p in pts}
+        table.add_row(name, *[f"{by[b]['mean']:.1%} ± {by[b]['ci']:.1%}" if b in by else "" for b, _ in budgets])
+    console = Console()
+    console.print(table)
+    console.print(f"[bold]{answer}[/]")
+    console.print(f"report: {out / 'report.html'}")
