@@ -41,6 +41,12 @@ def write_folder(root: Path, imageset, per_class: int, classes: list[int]) -> Pa
 
 
 @pytest.fixture(scope="session")
+def folder_writer():
+    """`write_folder(root, imageset, per_class, classes)` for tests that need more image folders."""
+    return write_folder
+
+
+@pytest.fixture(scope="session")
 def fmnist_folder(tmp_path_factory, fmnist_train) -> Path:
     """320 real images: 4 classes x 80, as PNG files."""
     return write_folder(tmp_path_factory.mktemp("fm-folder"), fmnist_train, 80, [0, 1, 7, 9])

@@ -1,0 +1,65 @@
+"""A tiny real study end to end, its resume, and its report rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def study_run(tmp_path_factory, fmnist_folder, fmnist_test, folder_writer):
+    import headstart
+
+    test_folder = folder_writer(tmp_path_factory.mktemp("fm-test"), fmnist_test, 40, [0, 1, 7, 9])
+    out = tmp_path_factory.mktemp("study") / "s"
+    result = headstart.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"],
+                             seeds=2, strategies=["linear"], pretrain_steps=4, finetune_steps=6, batch_size=32,
+                             finetune_args={"batch_size": 16}, out=out, progress=False,
+                             pretrain_args={"monitor": False})
+    return result, test_folder
+
+
+def test_study__cells_answer_and_figures(study_run):
+    result, _ = study_run
+    results = json.loads((result.run / "results.json").read_text())
+    assert len(results["cells"]) == 8                                  # 2 budgets x 2 seeds x (scratch, linear)
+    assert set(results["curves"]) == {"scratch/full", "pretrained/linear"}
+    for pts in results["curves"].values():
+        assert [p["labels"] for p in pts] == [20, 80]                   # 5 and 20 per class, 4 classes
+        assert all(0.0 <= v <= 1.0 for p in pts for v in p["values"]) and all(len(p["values"]) == 2 for p in pts)
+    assert results["answer"] == result.answer and result.answer.startswith("pretraining")
+    for name in ("label_efficiency", "pretraining", "confusion", "embeddings"):
+        assert (result.run / "plots" / f"{name}.png").stat().st_size > 5_000, name
+
+
+def test_study__resume_reuses_finished_cells(study_run, fmnist_folder):
+    import headstart
+
+    result, test_folder = study_run
+    cells = result.run / "cells"
+    before = {p.name: p.stat().st_mtime_ns for p in cells.iterdir()}
+    redo = sorted(before)[0]
+    (cells / redo).unlink()                                     # as if interrupted before this cell
+    headstart.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"], seeds=2,
+                    strategies=["linear"], finetune_steps=6, finetune_args={"batch_size": 16}, out=result.run,
+                    resume=True, progress=False)
+    after = {p.name: p.stat().st_mtime_ns for p in cells.iterdir()}
+    assert set(after) == set(before)                             # the missing cell was computed again
+    assert all(after[k] == before[k] for k in before if k != redo)  # finished cells were not
+
+
+def test_report__renders_in_headless_chromium(study_run, tmp_path):
+    result, _ = study_run
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "install Chromium for this test: apt-get install chromium (scripts/test.sh does it as root)"
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+         (result.run / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    assert 'data-images-ok="yes"' in dom, dom[:500]
+    assert 'data-images="5"' in dom
