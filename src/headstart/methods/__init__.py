@@ -12,6 +12,11 @@ from headstart.registry import Registry
 METHODS: Registry[str] = Registry("method")
 METHODS.register("simclr", "headstart.methods.simclr:SimCLR")
 METHODS.register("byol", "headstart.methods.byol:BYOL")
+METHODS.register("moco", "headstart.methods.moco:MoCo")
+METHODS.register("mocov3", "headstart.methods.mocov3:MoCoV3")
+METHODS.register("dino", "headstart.methods.dino:DINO")
+METHODS.register("vicreg", "headstart.methods.vicreg:VICReg")
+METHODS.register("barlow", "headstart.methods.barlow:Barlow")
 
 
 def method_class(name: str) -> type:

@@ -1,0 +1,36 @@
+"""Barlow Twins: drive the cross-correlation of two views' embeddings to the identity
+(Zbontar et al. 2021, arXiv:2103.03230); no teacher, no negatives."""
+
+from __future__ import annotations
+
+import torch
+
+from headstart.methods.base import Method, MethodConfig, Plan
+from headstart.models.backbone import Backbone
+
+
+class BarlowConfig(MethodConfig):
+    lr: float = 2e-3               # AdamW per 256 images (paper: LARS 0.2 per 256 at batch 2048, 1000 epochs)
+    weight_decay: float = 1e-4     # paper: 1.5e-6 under LARS; AdamW's decoupled decay wants a larger value
+    hidden_dim: int = 2048         # paper: 8192-8192-8192; the D x D cross-correlation is estimated from the
+    out_dim: int = 2048            # batch, and 2048 keeps it well-posed at batch 256 (solo-learn's CIFAR setting)
+    lambda_param: float = 5e-3     # off-diagonal weight, paper's (0.0051)
+
+
+class Barlow(Method):
+    config_cls = BarlowConfig
+    default_views = "byol"  # the paper uses BYOL's augmentations
+
+    def __init__(self, backbone: Backbone, cfg: BarlowConfig, plan: Plan) -> None:
+        super().__init__(backbone, cfg, plan)
+        from lightly.loss import BarlowTwinsLoss
+        from lightly.models.modules.heads import BarlowTwinsProjectionHead
+
+        self.projection = BarlowTwinsProjectionHead(backbone.feature_dim, cfg.hidden_dim, cfg.out_dim)
+        self.criterion = BarlowTwinsLoss(lambda_param=cfg.lambda_param, gather_distributed=True)
+
+    def loss(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        x = torch.cat(views[:2])                           # (2B, C, S, S)
+        z = self.projection(self.backbone(x)).float()      # (2B, out_dim); statistics in float32
+        z0, z1 = z.chunk(2)
+        return self.criterion(z0, z1), {}

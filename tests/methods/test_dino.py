@@ -1,0 +1,73 @@
+"""DINO: lightly's loss with the center moved once per optimizer step (from all micro-batches,
+exactly as one large batch would), the teacher temperature warm-up, multi-crop views, the
+frozen last layer, and a ViT backbone."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from lightly.loss import DINOLoss
+from method_helpers import build, fashion_train, fixed_views
+
+from headstart.methods.dino.loss import StepCenteredDINOLoss
+
+
+def outputs(seed: int, views: int, batch: int = 8, dim: int = 32) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return list(torch.randn(views, batch, dim, generator=g) + 0.5)  # non-zero mean: the center moves
+
+
+def test_loss__equals_lightlys_and_leaves_the_center_to_the_step():
+    ours = StepCenteredDINOLoss(32, student_temp=0.1, center_momentum=0.9)
+    lightly = DINOLoss(32, student_temp=0.1, center_momentum=0.9)
+    t, s = outputs(0, 2), outputs(1, 4)
+    assert torch.allclose(ours(t, s, teacher_temp=0.05), lightly(t, s, teacher_temp=0.05))
+    assert torch.count_nonzero(ours.center) == 0 and torch.count_nonzero(lightly.center) > 0
+
+
+def test_center__two_micro_batches_move_it_once_as_one_large_batch_would():
+    ours = StepCenteredDINOLoss(32, student_temp=0.1, center_momentum=0.9)
+    lightly = DINOLoss(32, student_temp=0.1, center_momentum=0.9)
+    t1, t2, s1, s2 = outputs(0, 2), outputs(1, 2), outputs(2, 3), outputs(3, 3)
+    ours(t1, s1, teacher_temp=0.04)
+    ours(t2, s2, teacher_temp=0.04)
+    assert torch.count_nonzero(ours.center) == 0
+    ours.step_center()
+    lightly([torch.cat([a, b]) for a, b in zip(t1, t2)], [torch.cat([a, b]) for a, b in zip(s1, s2)],
+            teacher_temp=0.04)  # the same images as one batch
+    torch.testing.assert_close(ours.center, lightly.center)
+    ours.step_center()  # nothing pending: no second move
+    torch.testing.assert_close(ours.center, lightly.center)
+
+
+def test_teacher_temperature__warms_up_from_004_to_007_over_30_percent():
+    temp = build("dino", steps=100).teacher_temp
+    assert temp[0] == 0.04 and 0.04 < temp[29] < 0.07
+    assert (temp[30:] == 0.07).all()
+
+
+def test_views__two_global_and_n_local_crops_at_3_7_of_the_size():
+    method = build("dino", n_local=4)
+    views = fixed_views(method, fashion_train(8).images)
+    assert [v.shape[-1] for v in views] == [28, 28, 12, 12, 12, 12]
+
+
+def test_last_layer__gradients_dropped_while_frozen():
+    method = build("dino", steps=100, freeze_last_layer_fraction=0.05)
+    assert method.freeze_last_layer_steps == 5
+    loss, _ = method.loss(fixed_views(method, fashion_train(16).images))
+    loss.backward()
+    assert method.head.last_layer.weight_v.grad.abs().sum() > 0
+    method.on_before_optimizer_step(None)  # step 0 outside a trainer: still frozen
+    assert method.head.last_layer.weight_v.grad is None
+    assert method.head.layers[0].weight.grad.abs().sum() > 0  # the rest of the head learns
+
+
+def test_vit_tiny__local_crops_go_through_the_vit():
+    method = build("dino", model="headstart/vit-tiny", n_local=2)
+    loss, extra = method.loss(fixed_views(method, fashion_train(16).images))
+    loss.backward()
+    assert math.isfinite(loss.item()) and extra["teacher_temp"] == 0.04
+    assert method.backbone.module.patch_embed.proj.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in method.teacher_head.parameters())
