@@ -1,16 +1,25 @@
 """Time the SimCLR views: headstart's batched recipe against torchvision.transforms.v2 per image.
 
-    python -m bench.views [--batch 256] [--repeats 7] [--threads N]
+    python -m bench.views [--batch 256] [--repeats 7] [--threads N] [--keep-freed-memory]
 
 Both make two SimCLR views (crop 0.08-1, flip, jitter (0.4, 0.4, 0.4, 0.1) p=0.8, grayscale 0.2,
 blur p=0.5 above 32 px) of a uint8 batch, 3x64x64 and 1x28x28. Prints the median wall time and
-process CPU time of `--repeats` runs (the machine may be shared: CPU time is the steadier figure),
+process CPU time (and the least CPU time) of `--repeats` runs (on a shared machine CPU time is the
+steadier figure),
 images/s (views of one image count as one image), and the speed-up over torchvision.
+
+`--keep-freed-memory` asks glibc to keep freed memory for reuse (`mallopt`) instead of returning
+large blocks to the kernel: on a VM each re-touched 4 KiB page then costs a page fault, about half
+of the time of a batch of views when it is off. On a busy machine run with OMP_WAIT_POLICY=PASSIVE
+(or --threads 1): spinning OpenMP threads otherwise wait out whole scheduler slices at every barrier.
+Run as a module: `bench/select.py` shadows the standard library's `select` for `python bench/x.py`.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,8 +43,8 @@ def torchvision_simclr(size: int, channels: int) -> v2.Compose:
     return v2.Compose([*steps, v2.ToDtype(torch.float32, scale=True)])
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of `repeats` calls after one warm-up."""
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float, float]:
+    """Median wall, median CPU and least CPU seconds of `repeats` calls after one warm-up."""
     fn()
     wall, cpu = [], []
     for _ in range(repeats):
@@ -43,7 +52,7 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
         fn()
         wall.append(time.perf_counter() - w)
         cpu.append(time.process_time() - c)
-    return statistics.median(wall), statistics.median(cpu)
+    return statistics.median(wall), statistics.median(cpu), min(cpu)
 
 
 def bench(channels: int, size: int, batch: int, repeats: int) -> None:
@@ -56,13 +65,14 @@ def bench(channels: int, size: int, batch: int, repeats: int) -> None:
         "headstart (float32)": lambda: ViewRecipe("simclr", ours.views, dtype=torch.float32)(x, gen),
         "torchvision v2 per image": lambda: [torch.stack([tv(img) for img in x]) for _ in range(2)],
     }
-    print(f"\nSimCLR, 2 views of {batch} x {channels}x{size}x{size} uint8, {torch.get_num_threads()} threads")
+    print(f"\nSimCLR, 2 views of {batch} x {channels}x{size}x{size} uint8, {torch.get_num_threads()} threads"
+          f" ({os.getloadavg()[0]:.1f} load)")
     times = {name: timed(fn, repeats if "torchvision" not in name else max(2, repeats // 2))
              for name, fn in runs.items()}
-    base_wall, base_cpu = times["torchvision v2 per image"]
-    for name, (wall, cpu) in times.items():
-        print(f"  {name:28s} wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:8.1f} ms  {batch / wall:9.0f} img/s"
-              f"  x{base_wall / wall:5.1f} wall  x{base_cpu / cpu:5.1f} cpu vs torchvision")
+    base_wall, base_cpu, _ = times["torchvision v2 per image"]
+    for name, (wall, cpu, least) in times.items():
+        print(f"  {name:26s} wall {wall * 1e3:7.1f} ms  cpu {cpu * 1e3:7.1f} ms (min {least * 1e3:6.1f})"
+              f"  {batch / wall:6.0f} img/s  x{base_wall / wall:5.1f} wall  x{base_cpu / cpu:5.1f} cpu vs torchvision")
 
 
 def main() -> None:
@@ -70,9 +80,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--keep-freed-memory", action="store_true", help="glibc mallopt: no trim, no mmap")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.keep_freed_memory:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not give the heap top back
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: serve large blocks from the heap
     for channels, size in ((3, 64), (1, 28)):
         bench(channels, size, args.batch, args.repeats)
 
