@@ -17,6 +17,8 @@ METHODS.register("mocov3", "headstart.methods.mocov3:MoCoV3")
 METHODS.register("dino", "headstart.methods.dino:DINO")
 METHODS.register("vicreg", "headstart.methods.vicreg:VICReg")
 METHODS.register("barlow", "headstart.methods.barlow:Barlow")
+METHODS.register("mae", "headstart.methods.mae:MAE")
+METHODS.register("distill", "headstart.methods.distill:Distill")
 
 
 def method_class(name: str) -> type:

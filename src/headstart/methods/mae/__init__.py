@@ -20,6 +20,7 @@ from headstart.methods.mae.vit import check_vit, encode_visible, grid_size, patc
 from headstart.models.backbone import Backbone
 
 log = logging.getLogger("headstart")
+HIDDEN_RGB = (0.25, 0.35, 0.6)  # hidden patches in the figure: a blue no grey-scale image contains
 
 
 class MAEConfig(MethodConfig):
@@ -106,9 +107,11 @@ class MAE(Method):
             mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
             pred = pred * (var + 1e-6).sqrt() + mean
         m = mask[..., None]
-        grey = torch.zeros_like(target)  # 0 in normalised units: the model's mean colour
-        to_image = lambda t: self.unprepare(unpatchify(t, self.patch, grid), x.shape[1])  # noqa: E731
-        return [x, to_image(torch.where(m, grey, target)), to_image(torch.where(m, pred, target))]
+        recon = self.unprepare(unpatchify(torch.where(m, pred, target), self.patch, grid), x.shape[1])
+        hidden = unpatchify(m.expand_as(target).float(), self.patch, grid)[:, :1] > 0.5  # (B, 1, S, S)
+        colour = torch.tensor(HIDDEN_RGB, device=x.device).view(1, 3, 1, 1)
+        masked = torch.where(hidden, colour, x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+        return [x, masked, recon]
 
     def unprepare(self, inp: torch.Tensor, channels: int) -> torch.Tensor:
         """Inverse of `Backbone.prepare`: normalised model input -> [0, 1] images with `channels`."""
