@@ -27,7 +27,8 @@ class Config(BaseModel):
 
 
 def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    """`batch_size` -> `--batch-size`; a trailing `_` (a Python keyword, `from_`) is dropped: `--from`."""
+    return "--" + name.rstrip("_").replace("_", "-")
 
 
 def field_groups(cls: type[Config]) -> list[tuple[type, list[str]]]:

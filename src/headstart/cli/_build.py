@@ -90,7 +90,7 @@ def _add_option(parser: argparse.ArgumentParser, key: str, field: FieldInfo, pos
         kw.update(nargs="+", metavar=key.upper())
     else:
         choices = _choices(field.annotation)
-        kw["metavar"] = "{" + ",".join(choices) + "}" if choices else key.upper()
+        kw["metavar"] = "{" + ",".join(choices) + "}" if choices else key.rstrip("_").upper()
     if positional:
         kw.pop("default")
         kw["nargs"] = "?" if not field.is_required() else None

@@ -1,0 +1,118 @@
+"""Options of `headstart finetune`, `evaluate` and `predict`: one definition for CLI and API.
+
+Config modules import no torch, so `headstart --help` starts fast. `"auto"` values are resolved
+in `headstart.adapt.resolve` and the resolved config is saved in the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from headstart.config import Config
+from headstart.train.config import Auto, TrainerOptions
+
+STRATEGY_HELP = "linear | full | lp-ft | lora | freeze; auto: full from scratch, else lp-ft"
+
+
+class FinetuneConfig(TrainerOptions):
+    """`headstart finetune`: a classifier from a pretrained (or random) backbone and few labels."""
+
+    from_: str = Field(description="start from: scratch, a headstart run folder, or a weights file")
+    model: str | Auto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
+    data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
+    labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); default all")
+    per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")
+    val_fraction: float = Field(
+        0.1, gt=0, lt=1, description="share of the labeled pool held out for validation"
+    )
+    strategy: str = Field("auto", description=STRATEGY_HELP)
+    distributed: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto", description="distribution strategy (Lightning's --strategy of pretrain)"
+    )
+    lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora)")
+    lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
+    lora_targets: list[str] = Field(
+        ["auto"],
+        description="LoRA module names or suffixes; auto: ViT qkv/proj/fc1/fc2, "
+        "CNN convs of the last half of the stages",
+    )
+    freeze_blocks: int | None = Field(
+        None, ge=0, description="--strategy freeze: first K layer groups frozen (default: half of them)"
+    )
+    unfreeze_every: int | None = Field(
+        None,
+        ge=1,
+        description="--strategy freeze: unfreeze one more group every "
+        "N epochs, from the top (gradual unfreezing)",
+    )
+    backbone_lr_mult: float = Field(1.0, ge=0, description="backbone LR = this x head LR")
+    layer_decay: float = Field(
+        1.0, gt=0, le=1, description="layer-wise LR decay: group i of n gets decay^(n-i)"
+    )
+    blend: float | Literal["sweep"] | None = Field(
+        None,
+        description="WiSE-FT: backbone = (1-a) start + a tuned; "
+        "sweep: pick a in {0,.25,.5,.75,1} on validation",
+    )
+    balance: Literal["none", "sampler", "loss"] = Field(
+        "none", description="class balance: weighted sampling or loss weights"
+    )
+    early_stopping: int | None = Field(
+        None,
+        ge=1,
+        description="stop after N epochs without a better validation accuracy and keep the best weights",
+    )
+    label_smoothing: float = Field(0.1, ge=0, lt=1, description="cross-entropy label smoothing")
+    image_size: int | Auto = Field(
+        "auto", description="input side; auto: the run's, else the data's (32-224 for library models)"
+    )
+    test_split: bool = Field(
+        True, description="evaluate on the test split at the end (named sets; else --test-data)"
+    )
+    test_data: str | None = Field(None, description="labeled test images when --data has no test split")
+    forgetting_data: str | None = Field(
+        None,
+        description="labeled data for the forgetting check (default: the "
+        "pretraining data's test split when it has one)",
+    )
+    knn_k: int = Field(20, ge=1, description="neighbours for the forgetting kNN")
+    batch_size: int = Field(64, ge=2, description="global batch size (clipped to the training set)")
+    on_bad_image: Literal["skip", "fail"] = Field(
+        "skip", description="skip unreadable images with a warning, or stop"
+    )
+
+
+class EvaluateConfig(Config):
+    """`headstart evaluate`: kNN + linear probe for a pretraining run, accuracy for a fine-tuned one."""
+
+    run: Path = Field(description="a headstart run folder (pretrain or finetune)")
+    data: str = Field(description="labeled images: fashion-mnist, an IDX folder, or class sub-folders")
+    knn_k: int = Field(20, ge=1, description="neighbours for kNN accuracy")
+    labels: str | None = Field(
+        None, description="use this stratified share of the training split (1% or 600)"
+    )
+    test_labels: str | None = Field(None, description="use this stratified share of the test split")
+    image_size: int | None = Field(None, ge=1, description="input side (default: the run's)")
+    batch_size: int = Field(256, ge=1, description="images per forward pass")
+    seed: int = Field(0, description="seed of the subsets and the probe's validation split")
+    on_bad_image: Literal["skip", "fail"] = Field(
+        "skip", description="skip unreadable images with a warning, or stop"
+    )
+    progress: bool = Field(True, description="show a progress bar")
+
+
+class PredictConfig(Config):
+    """`headstart predict`: class, confidence and top-3 for every image, as CSV."""
+
+    run: Path = Field(description="a fine-tuned headstart run folder")
+    data: str = Field(description="images: a folder (any layout), an IDX file, or fashion-mnist[:test]")
+    out: Path = Field(Path("predictions.csv"), description="CSV file to write")
+    batch_size: int = Field(256, ge=1, description="images per forward pass")
+    top: int = Field(3, ge=1, description="classes listed per image")
+    on_bad_image: Literal["skip", "fail"] = Field(
+        "skip", description="skip unreadable images with a warning, or stop"
+    )
+    progress: bool = Field(True, description="show a progress bar")

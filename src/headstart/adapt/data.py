@@ -1,0 +1,122 @@
+"""The labeled data of a fine-tuning run: a seeded, stratified label subset of the training
+split, a validation split held out from that subset only, and the test split.
+
+The chosen indices (into the training split of `--data`) are written to `subset.json`, so a
+run can be reproduced and its subset compared with other runs'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from headstart.adapt.config import FinetuneConfig
+from headstart.data.imageset import ImageSet, fit
+from headstart.errors import HeadstartError
+from headstart.io import write_json
+
+
+@dataclass
+class LabeledSplits:
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet | None
+    classes: list[str]
+    subset: dict  # the content of subset.json
+
+
+def open_labeled(
+    spec: str, *, split: str = "train", on_bad_image: str = "skip", load_size: int | None = None
+) -> ImageSet:
+    """Open `spec` and check that every image has a label."""
+    from headstart.data.sources import open_data
+
+    data = open_data(spec, split=split, on_bad_image=on_bad_image, load_size=load_size)
+    if len(data) == 0 or not data.has_labels:
+        raise HeadstartError(
+            f"{spec} has no labels for fine-tuning",
+            fix="put the images in one sub-folder per class, or use a labeled set such as fashion-mnist",
+        )
+    return data
+
+
+def open_test(
+    spec: str, train: ImageSet, *, on_bad_image: str = "skip", load_size: int | None = None
+) -> ImageSet | None:
+    """The test split of `spec`; None when it has no separate one (it would be the training data)."""
+    from headstart.data.sources import open_data
+
+    test = open_data(spec, split="test", on_bad_image=on_bad_image, load_size=load_size)
+    if test.source == train.source or test.paths[:50] == train.paths[:50]:
+        return None
+    return test if test.has_labels else None
+
+
+def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
+    """Open `--data`, take the label budget, hold out the validation split (sizes: as stored)."""
+    from headstart.data.subsets import label_subset, split_train_val
+
+    data = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image)
+    pool = label_subset(
+        data.labels, labels_budget=cfg.labels, per_class=cfg.per_class, seed=cfg.seed, classes=data.classes
+    )
+    train_idx, val_idx = split_train_val(pool, data.labels, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    subset = {
+        "data": cfg.data,
+        "seed": cfg.seed,
+        "labels": cfg.labels,
+        "per_class": cfg.per_class,
+        "val_fraction": cfg.val_fraction,
+        "classes": data.classes,
+        "pool_size": len(data),
+        "train": train_idx.tolist(),
+        "val": val_idx.tolist(),
+        "train_per_class": _counts(data.labels[train_idx], len(data.classes)),
+        "val_per_class": _counts(data.labels[val_idx], len(data.classes)),
+    }
+    test = None
+    if cfg.test_split:
+        test = (
+            open_labeled(cfg.test_data, split="test", on_bad_image=cfg.on_bad_image)
+            if cfg.test_data
+            else open_test(cfg.data, data, on_bad_image=cfg.on_bad_image)
+        )
+    if test is not None and test.classes != data.classes:
+        raise HeadstartError(
+            f"the test data's classes {test.classes[:5]} differ from the training data's {data.classes[:5]}",
+            fix="use the same class sub-folders in both",
+        )
+    return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset)
+
+
+def _counts(labels: np.ndarray, k: int) -> list[int]:
+    return np.bincount(labels, minlength=k).tolist()
+
+
+def at_size(data: ImageSet, size: int) -> ImageSet:
+    """`data` served at `size` px: in-memory sets are resized once, others per batch."""
+    if data.images is None:
+        return data.with_format(size=size, channels=data.channels)
+    if tuple(data.images.shape[-2:]) != (size, size):
+        c = data.images.shape[1]
+        data = replace(data, images=torch.cat([fit(chunk, size, c) for chunk in data.images.split(4096)]))
+    return data.with_format(size=None, channels=data.channels)
+
+
+def write_subset(run: Path, subset: dict) -> None:
+    write_json(run / "subset.json", subset)
+
+
+def check_subset(run: Path, subset: dict) -> None:
+    """On --resume, the recomputed subset must be the one the run started with."""
+    import json
+
+    path = run / "subset.json"
+    if path.is_file() and json.loads(path.read_text()) != subset:
+        raise HeadstartError(
+            f"--resume: the label subset differs from the one in {path}",
+            fix="resume with the same --data, --labels/--per-class, --val-fraction and --seed",
+        )

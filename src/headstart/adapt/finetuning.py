@@ -1,0 +1,185 @@
+"""`headstart finetune`: read top to bottom — open the run, pick the labeled subset, resolve the
+plan, build classifier and strategy, train, then merge, blend, measure and export (`finish`)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from headstart.adapt.config import FinetuneConfig
+from headstart.adapt.data import LabeledSplits, at_size, check_subset, labeled_splits, write_subset
+from headstart.adapt.head import Classifier
+from headstart.adapt.module import FinetuneModule, FinetuneSettings
+from headstart.adapt.resolve import Init, resolve, resolve_init
+from headstart.adapt.strategies.base import Context, Strategy
+from headstart.data.imageset import collate
+from headstart.methods.base import Plan
+from headstart.train.run import RunDir, open_run, save_config
+
+
+@dataclass
+class FinetuneResult:
+    run: Path
+    strategy: str
+    accuracy: float | None  # on the test split, when there is one
+    val_accuracy: float
+    trainable_share: float
+    forgetting: dict | None
+    steps: int
+    seconds: float
+
+
+def run(cfg: FinetuneConfig) -> FinetuneResult:
+    from headstart.adapt.finish import finish
+    from headstart.train.distributed import is_rank_zero
+
+    start = time.perf_counter()
+    rundir = open_run(
+        cfg.out, "finetune", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero()
+    )
+    try:
+        init = resolve_init(cfg)
+        data = labeled_splits(cfg)
+        cfg = resolve(cfg, init, data)
+        data = sized(data, int(cfg.image_size))
+        record(rundir, cfg, data, rank_zero=is_rank_zero())
+        model = build_classifier(cfg, init, data.classes)
+        start_state = {k: v.detach().clone() for k, v in model.backbone.module.state_dict().items()}
+        strategy = build_strategy(cfg, model, data)
+        module = build_module(cfg, model, strategy, data)
+        fit(cfg, module, data, rundir)
+        result = finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start)
+        return result
+    finally:
+        rundir.release()
+
+
+def sized(data: LabeledSplits, size: int) -> LabeledSplits:
+    test = at_size(data.test, size) if data.test is not None else None
+    return LabeledSplits(at_size(data.train, size), at_size(data.val, size), test, data.classes, data.subset)
+
+
+def record(rundir: RunDir, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:
+    """config.yaml and subset.json (a resumed run must have drawn the same subset)."""
+    from headstart.config import to_yaml
+
+    if cfg.resume:
+        check_subset(rundir.path, data.subset)
+    elif rank_zero:
+        save_config(rundir, to_yaml(cfg))
+        write_subset(rundir.path, data.subset)
+
+
+def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str]) -> Classifier:
+    from headstart.models import create_backbone
+
+    torch.manual_seed(cfg.seed)
+    backbone = create_backbone(init.model, weights=init.weights, image_size=int(cfg.image_size))
+    return Classifier(backbone, classes)
+
+
+def build_strategy(cfg: FinetuneConfig, model: Classifier, data: LabeledSplits) -> Strategy:
+    from headstart.adapt.strategies import strategy_class
+
+    strategy = strategy_class(cfg.strategy)(cfg)
+    strategy.prepare(model, Context(cfg, data.train, data.val, int(cfg.image_size), resumed=cfg.resume))
+    return strategy
+
+
+def build_module(
+    cfg: FinetuneConfig, model: Classifier, strategy: Strategy, data: LabeledSplits
+) -> FinetuneModule:
+    from headstart.train.distributed import world_size
+
+    channels_last = cfg.channels_last and not model.backbone.meta.is_vit
+    if channels_last:
+        model.backbone.to(memory_format=torch.channels_last)
+    plan = Plan(
+        total_steps=int(cfg.steps),
+        batch_size=cfg.batch_size // world_size(cfg),
+        image_size=int(cfg.image_size),
+        lr=float(cfg.lr),
+        weight_decay=float(cfg.weight_decay),
+        seed=cfg.seed,
+        channels_last=channels_last,
+        skip_nonfinite=cfg.skip_nonfinite,
+    )
+    settings = FinetuneSettings(
+        label_smoothing=cfg.label_smoothing,
+        backbone_lr_mult=cfg.backbone_lr_mult,
+        layer_decay=cfg.layer_decay,
+    )
+    weights = class_weights(data) if cfg.balance == "loss" else None
+    return FinetuneModule(model, strategy, settings, plan, class_weights=weights)
+
+
+def class_weights(data: LabeledSplits) -> torch.Tensor:
+    """Loss weights N / (K * n_c): every class contributes equally to the expected loss."""
+    counts = torch.bincount(torch.from_numpy(data.train.labels), minlength=len(data.classes)).float()
+    return torch.where(counts > 0, counts.sum() / (len(counts) * counts.clamp(min=1)), 0.0)
+
+
+def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
+    from headstart.train.trainer import resolve_workers
+
+    workers = resolve_workers(cfg.num_workers, in_memory=data.train.images is not None)
+    common = {
+        "collate_fn": collate,
+        "num_workers": workers,
+        "pin_memory": torch.cuda.is_available(),
+        "persistent_workers": workers > 0,
+    }
+    g = torch.Generator().manual_seed(cfg.seed)
+    sampler = None
+    if cfg.balance == "sampler":  # each class drawn equally often, with replacement
+        counts = torch.bincount(torch.from_numpy(data.train.labels))
+        weights = (1.0 / counts.float())[torch.from_numpy(data.train.labels)]
+        sampler = torch.utils.data.WeightedRandomSampler(
+            weights, len(data.train), replacement=True, generator=g
+        )
+    train = torch.utils.data.DataLoader(
+        data.train,
+        batch_size=batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=True,
+        generator=g if sampler is None else None,
+        **common,
+    )
+    val = torch.utils.data.DataLoader(data.val, batch_size=max(batch_size, 256), shuffle=False, **common)
+    return train, val
+
+
+def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir: RunDir) -> None:
+    from headstart.adapt.callbacks import KeepBest
+    from headstart.train.callbacks import Throughput
+    from headstart.train.config import TrainerOptions
+    from headstart.train.trainer import build_trainer, checkpoint_step
+
+    train, val = loaders(cfg, data, module.plan.batch_size)
+    callbacks = [Throughput(cfg.batch_size)] + ([KeepBest(cfg.early_stopping)] if cfg.early_stopping else [])
+    opts = TrainerOptions(
+        **{k: getattr(cfg, k) for k in TrainerOptions.model_fields if k != "strategy"},
+        strategy=cfg.distributed,
+    )
+    ckpt = str(rundir.last_checkpoint) if cfg.resume else None
+    trainer = build_trainer(
+        opts,
+        rundir,
+        max_steps=int(cfg.steps),
+        callbacks=callbacks,
+        precision=str(cfg.precision),
+        resume_step=checkpoint_step(ckpt),
+    )
+    trainer.fit(module, train, val, ckpt_path=ckpt)
+
+
+def copy_backbone(model: Classifier, state: dict[str, torch.Tensor]):
+    """A copy of `model`'s backbone holding `state` (e.g. the start weights)."""
+    backbone = copy.deepcopy(model.backbone)
+    backbone.module.load_state_dict(state)
+    return backbone

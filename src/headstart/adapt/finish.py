@@ -1,0 +1,164 @@
+"""After fine-tuning: merge adapters, blend (WiSE-FT), measure (validation, test, forgetting),
+export plain weights and write `results.json`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from headstart.adapt.config import FinetuneConfig
+from headstart.adapt.data import LabeledSplits
+from headstart.adapt.finetuning import FinetuneResult, copy_backbone
+from headstart.adapt.head import Classifier, save_classifier
+from headstart.adapt.infer import default_device, predict_probs
+from headstart.adapt.strategies.base import Strategy, count_params
+from headstart.adapt.wise import apply_blend, backbone_state, sweep_blend
+from headstart.train.run import RunDir
+
+log = logging.getLogger("headstart")
+
+
+def finish(
+    cfg: FinetuneConfig,
+    rundir: RunDir,
+    model: Classifier,
+    strategy: Strategy,
+    start_state: dict[str, torch.Tensor],
+    data: LabeledSplits,
+    *,
+    seconds: float,
+) -> FinetuneResult:
+    from headstart.train.distributed import is_rank_zero
+
+    t0 = time.perf_counter()
+    model = model.cpu().to(memory_format=torch.contiguous_format)
+    trainable, total = count_params(model)
+    strategy.finish(model)  # LoRA: merged into plain weights
+    device = default_device(cfg.accelerator)
+    size = int(cfg.image_size)
+    results: dict = {
+        "strategy": cfg.strategy,
+        "model": cfg.model,
+        "from": cfg.from_,
+        "classes": data.classes,
+        "train_labels": len(data.train),
+        "val_labels": len(data.val),
+        "steps": cfg.steps,
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_share": trainable / total,
+    }
+    if getattr(strategy, "probe_accuracy", None) is not None:
+        results["probe_val_accuracy"] = strategy.probe_accuracy
+    tuned_state = backbone_state(model)
+    results.update(blend(cfg, model, start_state, data, device))
+    results["val_accuracy"] = accuracy(model, data.val, size, device)
+    if data.test is not None:
+        results.update(test_report(model, data, size, device))
+    results["forgetting"] = measure_forgetting(cfg, model, start_state, tuned_state, device)
+    if is_rank_zero():
+        export(rundir, model, cfg)
+        results["seconds"] = round(seconds + time.perf_counter() - t0, 1)
+        merge_results(rundir.path / "results.json", results)
+    f = results["forgetting"]
+    return FinetuneResult(
+        rundir.path,
+        cfg.strategy,
+        results.get("accuracy"),
+        results["val_accuracy"],
+        results["trainable_share"],
+        f if f and "before" in f else None,
+        int(cfg.steps),
+        round(seconds + time.perf_counter() - t0, 1),
+    )
+
+
+def accuracy(model: Classifier, data, size: int, device) -> float:
+    probs = predict_probs(model, data, image_size=size, device=device)
+    return (probs.argmax(1) == torch.from_numpy(data.labels)).float().mean().item()
+
+
+def blend(cfg: FinetuneConfig, model: Classifier, start: dict, data: LabeledSplits, device) -> dict:
+    """WiSE-FT at the given alpha, or the alpha the validation split likes best."""
+    if cfg.blend is None:
+        return {}
+    model.cpu()
+    if cfg.blend == "sweep":
+        alpha, scores = sweep_blend(
+            model, start, lambda m: accuracy(m.cpu(), data.val, int(cfg.image_size), device)
+        )
+        log.info("WiSE-FT sweep: validation accuracy %s -> alpha %s", scores, alpha)
+        model.cpu()
+        return {"blend": alpha, "blend_sweep": {str(a): s for a, s in scores.items()}}
+    apply_blend(model, start, float(cfg.blend))
+    return {"blend": float(cfg.blend)}
+
+
+def test_report(model: Classifier, data: LabeledSplits, size: int, device) -> dict:
+    """accuracy, per_class and confusion (rows: true class) on the test split."""
+    from headstart.eval.metrics import classification_report
+
+    probs = predict_probs(model, data.test, image_size=size, device=device)
+    report = classification_report(probs, torch.from_numpy(data.test.labels), data.classes)
+    return {
+        "accuracy": report["accuracy"],
+        "per_class": report["per_class"],
+        "confusion": report["confusion_matrix"],
+        "test_size": len(data.test),
+    }
+
+
+def measure_forgetting(
+    cfg: FinetuneConfig, model: Classifier, start: dict, tuned: dict, device
+) -> dict | None:
+    """kNN accuracy on the pretraining data before/after fine-tuning (and blended); None from scratch."""
+    from headstart.errors import HeadstartError
+    from headstart.eval.forgetting import forgetting, forgetting_sets
+
+    if cfg.from_ == "scratch":
+        return None
+    if not cfg.forgetting_data:
+        return {"skipped": "no labeled pretraining data known; pass --forgetting-data"}
+    try:
+        bank, query = forgetting_sets(cfg.forgetting_data, seed=cfg.seed)
+    except HeadstartError as err:
+        log.warning("forgetting not measured: %s", err)
+        return {"skipped": str(err), "data": cfg.forgetting_data}
+    model.cpu()
+    before, after = copy_backbone(model, start), copy_backbone(model, tuned)
+    blended = model.backbone if cfg.blend is not None else None
+    out = forgetting(
+        before,
+        after,
+        bank,
+        query,
+        image_size=int(cfg.image_size),
+        k=cfg.knn_k,
+        blended=blended,
+        device=device,
+    )
+    model.cpu()
+    return {"data": cfg.forgetting_data, **out}
+
+
+def export(rundir: RunDir, model: Classifier, cfg: FinetuneConfig) -> None:
+    """exported/model.safetensors (backbone + head, plain names) and exported/backbone.safetensors."""
+    from headstart.export.weights import save_backbone
+
+    save_classifier(model, rundir.exported / "model.safetensors", int(cfg.image_size))
+    save_backbone(model.backbone, rundir.exported / "backbone.safetensors", cfg.model)
+
+
+def merge_results(path: Path, new: dict) -> dict:
+    """Update the keys of `results.json` (other keys stay), written atomically."""
+    import json
+
+    from headstart.io import write_json
+
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    merged = {**old, **new}
+    write_json(path, merged)
+    return merged

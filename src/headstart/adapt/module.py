@@ -1,0 +1,105 @@
+"""`FinetuneModule`: the LightningModule of fine-tuning — supervised steps and nothing else.
+
+It reuses the pretraining `Method` machinery (seeded batched views on the device, step-indexed
+warm-up + cosine LR with per-group `lr_scale`, non-finite loss handling, RNG in checkpoints) and
+adds the head, the labeled loss, validation accuracy, and the strategy's hooks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from headstart.adapt.groups import finetune_param_groups
+from headstart.adapt.head import Classifier
+from headstart.adapt.strategies.base import Strategy, freeze_frozen_norms
+from headstart.data.views.ops import to_float
+from headstart.methods.base import Method, MethodConfig, Plan
+
+
+class FinetuneSettings(MethodConfig):
+    """Fine-tuning hyper-parameters the module needs besides the `Plan`."""
+
+    views: str = "supervised"
+    warmup_fraction: float = 0.05
+    final_lr_fraction: float = 0.0
+    label_smoothing: float = 0.1
+    backbone_lr_mult: float = 1.0
+    layer_decay: float = 1.0
+
+
+class FinetuneModule(Method):
+    config_cls = FinetuneSettings
+    default_views = "supervised"
+
+    def __init__(
+        self,
+        model: Classifier,
+        strategy: Strategy,
+        cfg: FinetuneSettings,
+        plan: Plan,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__(model.backbone, cfg, plan)
+        self.head = model.head
+        self.classes = model.classes
+        self.strategy = strategy
+        self.register_buffer("class_weights", class_weights, persistent=False)
+
+    @property
+    def classifier(self) -> Classifier:
+        """The backbone and head as one `Classifier` (shares their parameters)."""
+        return Classifier(self.backbone, self.classes, self.head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))  # (B, K)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        images, labels = batch  # uint8 (B, C, H, W), (B,)
+        logits = self(self.make_views(images)[0])  # (B, K)
+        loss = F.cross_entropy(
+            logits, labels, weight=self.class_weights, label_smoothing=self.cfg.label_smoothing
+        )
+        if not torch.isfinite(loss):
+            return self._nonfinite(loss)
+        b = images.shape[0]
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=b)
+        self.log(
+            "train/acc",
+            (logits.argmax(1) == labels).float().mean(),
+            on_step=False,
+            on_epoch=True,
+            batch_size=b,
+        )
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        x = to_float(images, self.plan.image_size, channels_last=self.plan.channels_last)
+        logits = self(x)
+        b = images.shape[0]
+        self.log(
+            "val/acc", (logits.argmax(1) == labels).float().mean(), prog_bar=True, on_epoch=True, batch_size=b
+        )
+        self.log("val/loss", F.cross_entropy(logits, labels), on_epoch=True, batch_size=b)
+
+    def on_train_epoch_start(self) -> None:
+        self.strategy.on_epoch_start(self.classifier, self.current_epoch)
+        self.train()  # re-applies the frozen-norm rule to groups the strategy (un)froze
+
+    def train(self, mode: bool = True) -> FinetuneModule:
+        super().train(mode)
+        if mode:
+            freeze_frozen_norms(self.backbone)
+        return self
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        from headstart.train.optim import build_optimizer
+
+        groups = finetune_param_groups(
+            self.classifier,
+            weight_decay=self.plan.weight_decay,
+            backbone_lr_mult=self.cfg.backbone_lr_mult,
+            layer_decay=self.cfg.layer_decay,
+        )
+        return build_optimizer(groups, self.cfg.optimizer, self.plan.lr, self.plan.weight_decay)

@@ -1,0 +1,83 @@
+"""`lora`: low-rank adapters on the backbone's Linear and Conv2d layers, through `peft`.
+
+Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models" (arXiv:2106.09685):
+W' = W + (alpha / r) B A with A (r x in), B (out x r), B initialised to zero, W frozen. Targets
+per family: ViT attention `qkv`/`proj` and MLP `fc1`/`fc2` in every block; CNNs: the (non
+depthwise) convolutions of the last half of the layer groups. The head trains fully. After
+training the adapters are merged (`merge_and_unload`), so the exported weights are plain.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from torch import nn
+
+from headstart.adapt.head import Classifier
+from headstart.adapt.strategies.base import Context, Strategy
+from headstart.errors import HeadstartError
+from headstart.models.backbone import Backbone
+
+log = logging.getLogger("headstart")
+VIT_TARGET = re.compile(r"(^|\.)blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))$")
+
+
+class LoRA(Strategy):
+    name = "lora"
+    base_lr = 2e-3
+    scratch_lr = 2e-3
+
+    def prepare(self, model: Classifier, ctx: Context) -> None:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ModuleNotFoundError:
+            raise HeadstartError("--strategy lora needs peft", fix="pip install peft") from None
+        targets = target_modules(model.backbone, self.cfg.lora_targets)
+        alpha = self.cfg.lora_alpha if self.cfg.lora_alpha != "auto" else 2 * self.cfg.lora_rank
+        config = LoraConfig(r=self.cfg.lora_rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0)
+        model.backbone.module = get_peft_model(model.backbone.module, config)
+        log.info("LoRA r=%d alpha=%s on %d modules", self.cfg.lora_rank, alpha, len(targets))
+
+    def finish(self, model: Classifier) -> None:
+        merge(model.backbone)
+
+
+def merge(backbone: Backbone) -> None:
+    """Fold the adapters into the base weights and drop the peft wrapper (a no-op when unwrapped)."""
+    if hasattr(backbone.module, "merge_and_unload"):
+        backbone.module = backbone.module.merge_and_unload()
+
+
+def target_modules(backbone: Backbone, wanted: list[str]) -> list[str]:
+    """Full names of the modules to adapt: `wanted` suffixes, or the family's defaults for ["auto"]."""
+    layers = {name: m for name, m in backbone.module.named_modules() if _adaptable(m)}
+    if wanted != ["auto"]:
+        names = [n for n in layers if any(n == w or n.endswith("." + w) for w in wanted)]
+        if not names:
+            raise HeadstartError(
+                f"--lora-targets {' '.join(wanted)} match no Linear/Conv2d layer of {backbone.meta.name}",
+                fix=f"use names such as {', '.join(list(layers)[-3:])}",
+            )
+        return names
+    vit = [n for n in layers if VIT_TARGET.search(n)]
+    if vit:
+        return vit
+    return _late_convs(backbone, layers)
+
+
+def _adaptable(m: nn.Module) -> bool:
+    return isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1)
+
+
+def _late_convs(backbone: Backbone, layers: dict[str, nn.Module]) -> list[str]:
+    """Adaptable layers whose weights sit in the last half of the backbone's layer groups."""
+    groups = backbone.layer_groups()
+    late = {id(p) for params in groups[len(groups) // 2 :] for p in params}
+    names = [n for n, m in layers.items() if id(m.weight) in late]
+    if not names:
+        raise HeadstartError(
+            f"found no Linear/Conv2d layer to adapt in {backbone.meta.name}",
+            fix="name them with --lora-targets",
+        )
+    return names

@@ -1,0 +1,25 @@
+from headstart.adapt.config import FinetuneConfig
+from headstart.cli._build import Command
+
+COMMAND = Command(
+    "finetune",
+    FinetuneConfig,
+    "headstart.cli.finetune:main",
+    "Fine-tune a classifier with few labels from a pretraining run, a weights file or scratch.",
+)
+
+
+def main(cfg: FinetuneConfig) -> None:
+    from headstart.adapt.finetuning import run
+
+    r = run(cfg)
+    test = f"test accuracy {r.accuracy:.1%}, " if r.accuracy is not None else ""
+    forgot = ""
+    if r.forgetting:
+        f = r.forgetting
+        forgot = f", forgetting kNN {f['before']:.1%} -> {f['after']:.1%}"
+        forgot += f" (blended {f['blended']:.1%})" if "blended" in f else ""
+    print(
+        f"{r.strategy}: {test}validation {r.val_accuracy:.1%}, {r.trainable_share:.1%} of parameters trained"
+        f"{forgot}; {r.steps} steps in {r.seconds:.0f} s -> {r.run}"
+    )
