@@ -32,8 +32,11 @@ from headstart.eval.metrics import mean_and_ci
 from headstart.io import write_json, write_text
 
 STRATEGIES = ("linear", "full", "lp-ft", "lora")
-FORGETTING = {"full": {"strategy": "full"}, "lp-ft": {"strategy": "lp-ft"},
-              "full + blend 0.5": {"strategy": "full", "blend": 0.5}}
+FORGETTING = {
+    "full": {"strategy": "full"},
+    "lp-ft": {"strategy": "lp-ft"},
+    "full + blend 0.5": {"strategy": "full", "blend": 0.5},
+}
 
 
 def imagenet_weights() -> str:
@@ -49,7 +52,11 @@ def start_options(init: str, args: argparse.Namespace) -> dict:
         return {"from_": "scratch", "model": "headstart/resnet-mini"}
     if init == "run":
         return {"from_": str(args.run)}
-    return {"from_": imagenet_weights(), "model": "timm/tf_efficientnet_lite0", "image_size": args.imagenet_size}
+    return {
+        "from_": imagenet_weights(),
+        "model": "timm/tf_efficientnet_lite0",
+        "image_size": args.imagenet_size,
+    }
 
 
 def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
@@ -59,13 +66,25 @@ def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
     if not (saved.is_file() and "accuracy" in json.loads(saved.read_text())):
         extra = {"epochs": args.epochs} if args.epochs else {}
         t = time.perf_counter()
-        headstart.finetune(data="fashion-mnist", labels=args.labels, seed=seed, out=out, overwrite=True,
-                           progress=False, **options, **extra)
+        headstart.finetune(
+            data="fashion-mnist",
+            labels=args.labels,
+            seed=seed,
+            out=out,
+            overwrite=True,
+            progress=False,
+            **options,
+            **extra,
+        )
         print(f"  {name} seed {seed}: {time.perf_counter() - t:.0f} s", flush=True)
     r = json.loads(saved.read_text())
     f = r.get("forgetting") or {}
-    return {"accuracy": r["accuracy"], "trainable_share": r["trainable_share"], "seconds": r.get("seconds"),
-            "forgetting": {k: f[k] for k in ("before", "after", "drop", "blended", "blended_drop") if k in f}}
+    return {
+        "accuracy": r["accuracy"],
+        "trainable_share": r["trainable_share"],
+        "seconds": r.get("seconds"),
+        "forgetting": {k: f[k] for k in ("before", "after", "drop", "blended", "blended_drop") if k in f},
+    }
 
 
 def summary(cells: list[dict], key: str = "accuracy") -> dict:
@@ -79,11 +98,14 @@ def accuracy_table(args: argparse.Namespace) -> dict:
     for init in args.inits:
         strategies = args.scratch_strategies if init == "scratch" else args.strategies
         for strategy in strategies:
-            cells = [cell(f"{init}-{strategy}", start_options(init, args) | {"strategy": strategy}, s, args)
-                     for s in args.seeds]
+            cells = [
+                cell(f"{init}-{strategy}", start_options(init, args) | {"strategy": strategy}, s, args)
+                for s in args.seeds
+            ]
             table.setdefault(init, {})[strategy] = summary(cells) | {
                 "trainable_share": cells[0]["trainable_share"],
-                "seconds": sum(c["seconds"] or 0 for c in cells) / len(cells)}
+                "seconds": sum(c["seconds"] or 0 for c in cells) / len(cells),
+            }
     return table
 
 
@@ -93,27 +115,46 @@ def forgetting_table(args: argparse.Namespace) -> dict:
         name = "run-" + label.replace(" + blend ", "-blend").replace(" ", "")
         cells = [cell(name, start_options("run", args) | options, s, args) for s in args.seeds]
         after = "blended" if "blend" in options else "after"
-        out[label] = {"accuracy": summary(cells)["mean"],
-                      "knn_before": summary([c["forgetting"] for c in cells], "before")["mean"],
-                      "knn_after": summary([c["forgetting"] for c in cells], after)["mean"]}
+        out[label] = {
+            "accuracy": summary(cells)["mean"],
+            "knn_before": summary([c["forgetting"] for c in cells], "before")["mean"],
+            "knn_after": summary([c["forgetting"] for c in cells], after)["mean"],
+        }
     return out
 
 
 def markdown(acc: dict, forgetting: dict, args: argparse.Namespace) -> str:
     cols = list(STRATEGIES)
-    lines = [f"Fashion-MNIST, {args.labels} labels, test split, seeds {args.seeds}: accuracy % (95% CI)", "",
-             "| start | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines = [
+        f"Fashion-MNIST, {args.labels} labels, test split, seeds {args.seeds}: accuracy % (95% CI)",
+        "",
+        "| start | " + " | ".join(cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
     for init, row in acc.items():
-        cells = [f"{100 * row[s]['mean']:.1f} ± {100 * row[s]['ci95']:.1f}".replace("± nan", "")
-                 if s in row else "—" for s in cols]
+        cells = [
+            f"{100 * row[s]['mean']:.1f} ± {100 * row[s]['ci95']:.1f}".replace("± nan", "")
+            if s in row
+            else "—"
+            for s in cols
+        ]
         lines.append(f"| {init} | " + " | ".join(cells) + " |")
     if forgetting:
-        lines += ["", "| from the run | test accuracy | kNN on pretraining data before -> after |", "|---|---|---|"]
+        lines += [
+            "",
+            "| from the run | test accuracy | kNN on pretraining data before -> after |",
+            "|---|---|---|",
+        ]
         for label, f in forgetting.items():
-            lines.append(f"| {label} | {100 * f['accuracy']:.1f} | {100 * f['knn_before']:.1f} -> "
-                         f"{100 * f['knn_after']:.1f} |")
-    shares = [(i, row["lora"]["trainable_share"], row.get("full", {}).get("trainable_share"))
-              for i, row in acc.items() if "lora" in row]
+            lines.append(
+                f"| {label} | {100 * f['accuracy']:.1f} | {100 * f['knn_before']:.1f} -> "
+                f"{100 * f['knn_after']:.1f} |"
+            )
+    shares = [
+        (i, row["lora"]["trainable_share"], row.get("full", {}).get("trainable_share"))
+        for i, row in acc.items()
+        if "lora" in row
+    ]
     if shares:
         lines += ["", "| start | LoRA trainable share | full |", "|---|---|---|"]
         lines += [f"| {i} | {100 * lo:.2f}% | {100 * (fu or 1):.0f}% |" for i, lo, fu in shares]
@@ -122,10 +163,13 @@ def markdown(acc: dict, forgetting: dict, args: argparse.Namespace) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", type=Path, help="a headstart pretraining run on fashion-mnist (for the run cells)")
+    p.add_argument(
+        "--run", type=Path, help="a headstart pretraining run on fashion-mnist (for the run cells)"
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--inits", nargs="+", default=["scratch", "run", "imagenet"],
-                   choices=["scratch", "run", "imagenet"])
+    p.add_argument(
+        "--inits", nargs="+", default=["scratch", "run", "imagenet"], choices=["scratch", "run", "imagenet"]
+    )
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     p.add_argument("--scratch-strategies", nargs="+", default=["full"], choices=STRATEGIES)
     p.add_argument("--labels", default="1%")
@@ -139,8 +183,16 @@ def main() -> None:
     acc = accuracy_table(args)
     forgetting = forgetting_table(args) if args.run is not None and not args.no_forgetting else {}
     text = markdown(acc, forgetting, args)
-    write_json(args.out / "results.json", {"accuracy": acc, "forgetting": forgetting, "seeds": args.seeds,
-                                           "labels": args.labels, "epochs": args.epochs})
+    write_json(
+        args.out / "results.json",
+        {
+            "accuracy": acc,
+            "forgetting": forgetting,
+            "seeds": args.seeds,
+            "labels": args.labels,
+            "epochs": args.epochs,
+        },
+    )
     write_text(args.out / "table.md", text)
     print(text)
 
