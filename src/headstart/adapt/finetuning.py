@@ -3,7 +3,6 @@ plan, build classifier and strategy, train, then merge, blend, measure and expor
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +37,11 @@ def run(cfg: FinetuneConfig) -> FinetuneResult:
     from headstart.train.distributed import is_rank_zero
 
     start = time.perf_counter()
+    init = resolve_init(cfg)
     rundir = open_run(
         cfg.out, "finetune", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero()
     )
     try:
-        init = resolve_init(cfg)
         data = labeled_splits(cfg)
         cfg = resolve(cfg, init, data)
         data = sized(data, int(cfg.image_size))
@@ -176,10 +175,3 @@ def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir
         resume_step=checkpoint_step(ckpt),
     )
     trainer.fit(module, train, val, ckpt_path=ckpt)
-
-
-def copy_backbone(model: Classifier, state: dict[str, torch.Tensor]):
-    """A copy of `model`'s backbone holding `state` (e.g. the start weights)."""
-    backbone = copy.deepcopy(model.backbone)
-    backbone.module.load_state_dict(state)
-    return backbone

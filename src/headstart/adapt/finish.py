@@ -3,6 +3,7 @@ export plain weights and write `results.json`."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits
-from headstart.adapt.finetuning import FinetuneResult, copy_backbone
+from headstart.adapt.finetuning import FinetuneResult
 from headstart.adapt.head import Classifier, save_classifier
 from headstart.adapt.infer import default_device, predict_probs
 from headstart.adapt.strategies.base import Strategy, count_params
@@ -57,7 +58,7 @@ def finish(
     results.update(blend(cfg, model, start_state, data, device))
     results["val_accuracy"] = accuracy(model, data.val, size, device)
     if data.test is not None:
-        results.update(test_report(model, data, size, device))
+        results.update(report_on_test(model, data, size, device))
     results["forgetting"] = measure_forgetting(cfg, model, start_state, tuned_state, device)
     if is_rank_zero():
         export(rundir, model, cfg)
@@ -97,7 +98,7 @@ def blend(cfg: FinetuneConfig, model: Classifier, start: dict, data: LabeledSpli
     return {"blend": float(cfg.blend)}
 
 
-def test_report(model: Classifier, data: LabeledSplits, size: int, device) -> dict:
+def report_on_test(model: Classifier, data: LabeledSplits, size: int, device) -> dict:
     """accuracy, per_class and confusion (rows: true class) on the test split."""
     from headstart.eval.metrics import classification_report
 
@@ -162,3 +163,10 @@ def merge_results(path: Path, new: dict) -> dict:
     merged = {**old, **new}
     write_json(path, merged)
     return merged
+
+
+def copy_backbone(model: Classifier, state: dict[str, torch.Tensor]):
+    """A copy of `model`'s backbone holding `state` (e.g. the start weights)."""
+    backbone = copy.deepcopy(model.backbone)
+    backbone.module.load_state_dict(state)
+    return backbone
