@@ -23,8 +23,8 @@ _API = {
     "embed": "headstart.export",
     "export": "headstart.export",
     "select": "headstart.curate",
-    "study": "headstart.study",
-    "demo": "headstart.study",
+    "study": "headstart.eval.study",
+    "demo": "headstart.eval.study",
     "list_models": "headstart.models",
     "list_methods": "headstart.methods",
 }

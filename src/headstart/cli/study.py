@@ -1,5 +1,5 @@
 from headstart.cli._build import Command
-from headstart.study.config import StudyConfig
+from headstart.eval.study.config import StudyConfig
 
-COMMAND = Command("study", StudyConfig, "headstart.study:_study",
+COMMAND = Command("study", StudyConfig, "headstart.eval.study:_study",
                   "Measure the head start: pretrain, fine-tune a ladder of label budgets, report.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 from headstart.config import api_function
@@ -30,3 +32,15 @@ def run_export(cfg: ExportConfig) -> Path:
 
 embed = api_function(EmbedConfig, run_embed, "embed", "Embed images with a run's backbone; returns the files written.")
 export = api_function(ExportConfig, run_export, "export", "Export a run's weights; returns the file written.")
+
+
+class _CallableModule(types.ModuleType):
+    """`headstart.export` names both this package and the API function: importing a submodule
+    rebinds the package attribute, so the package itself calls through to `export`."""
+
+    def __call__(self, **kwargs):
+        return export(**kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+__signature__ = export.__signature__

@@ -11,9 +11,9 @@ from typing import Any
 from headstart.config import to_yaml
 from headstart.errors import HeadstartError
 from headstart.io import write_json
-from headstart.study.answer import curves, one_line, savings
-from headstart.study.cells import Cell, plan_cells, run_cell
-from headstart.study.config import StudyConfig
+from headstart.eval.study.answer import curves, one_line, savings
+from headstart.eval.study.cells import Cell, plan_cells, run_cell
+from headstart.eval.study.config import StudyConfig
 from headstart.train.run import RunDir, open_run, save_config
 
 
@@ -41,7 +41,7 @@ def run(cfg: StudyConfig) -> StudyResult:
         if cfg.baseline_weights:
             results["savings_baseline"] = savings(all_curves, start="baseline")
         write_json(rundir.path / "results.json", results)
-        from headstart.study.report import write_report
+        from headstart.eval.study.report import write_report
 
         write_report(rundir.path, cfg, results, pretrained)
         print_summary(answer, all_curves, rundir.path)

@@ -10,7 +10,7 @@ import numpy as np
 
 from headstart.io import write_text
 from headstart.report import html, plots
-from headstart.study.config import StudyConfig
+from headstart.eval.study.config import StudyConfig
 
 
 def write_report(out: Path, cfg: StudyConfig, results: dict[str, Any], pretrained: Path) -> Path:

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from headstart.study.config import DemoConfig, StudyConfig
+from headstart.eval.study.config import DemoConfig, StudyConfig
 
 MODEL, METHOD, BATCH = "headstart/resnet-mini", "simclr", 256
 FT_BATCH = 64
@@ -50,7 +50,7 @@ def plan(minutes: float) -> dict:
 
 
 def run(cfg: DemoConfig):
-    from headstart.study.runner import run as run_study
+    from headstart.eval.study.runner import run as run_study
 
     sizes = plan(cfg.minutes)
     print(f"demo: {sizes['seconds_per_view'] * 1e3:.2f} ms per training view here -> pretraining "

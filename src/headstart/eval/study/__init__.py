@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from headstart.config import api_function
-from headstart.study.config import DemoConfig, StudyConfig
+from headstart.eval.study.config import DemoConfig, StudyConfig
 
 
 def _study(cfg: StudyConfig):
-    from headstart.study.runner import run
+    from headstart.eval.study.runner import run
 
     return run(cfg)
 
 
 def _demo(cfg: DemoConfig):
-    from headstart.study.demo import run
+    from headstart.eval.study.demo import run
 
     return run(cfg)
 
