@@ -54,3 +54,20 @@ def test_cli__method_args_are_typed():
     cmd = next(c for c in load_commands() if c.name == "pretrain")
     ns = build_parser([cmd]).parse_args(["pretrain", "--data", "x", "--method-args", "temperature=0.1", "views=byol"])
     assert values_from_args(ns, cmd)["method_args"] == {"temperature": 0.1, "views": "byol"}
+
+
+def test_api__every_public_name_is_a_keyword_only_function_after_imports():
+    """Submodules with an API function's name would shadow it; import everything, then check."""
+    import importlib
+    import pkgutil
+
+    import headstart
+
+    for mod in pkgutil.walk_packages(headstart.__path__, "headstart."):
+        if ".cli." not in mod.name:
+            importlib.import_module(mod.name)
+    for name in headstart.__all__:
+        fn = getattr(headstart, name)
+        assert callable(fn), name
+        params = inspect.signature(fn).parameters.values()
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), name

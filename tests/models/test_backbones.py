@@ -8,7 +8,7 @@ import torch
 from headstart.errors import HeadstartError
 from headstart.models import create_backbone, list_models
 
-SAMPLE = list_models("headstart") and [f"headstart/{n}" for n in list_models("headstart")] + [
+SAMPLE = [f"headstart/{n}" for n in list_models(family="headstart")] + [
     "torchvision/resnet18", "torchvision/mobilenet_v3_small", "torchvision/efficientnet_b0",
     "timm/resnet18", "timm/tf_efficientnet_lite0", "timm/vit_tiny_patch16_224", "timm/convnext_atto",
 ]

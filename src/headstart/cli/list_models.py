@@ -19,7 +19,7 @@ def main(cfg: ListModelsConfig) -> None:
     from headstart.models import FAMILIES, list_models
 
     for family in [cfg.family] if cfg.family else FAMILIES:
-        names = [n for n in list_models(family) if not cfg.filter or cfg.filter in n]
+        names = [n for n in list_models(family=family) if not cfg.filter or cfg.filter in n]
         print(f"{family} ({len(names)}):")
         for name in names:
             print(f"  {family}/{name}")

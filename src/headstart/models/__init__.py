@@ -20,7 +20,7 @@ def create_backbone(name: str, *, weights: str | Path | None = None, image_size:
     if not sep or family not in FAMILIES:
         raise HeadstartError(f"unknown model {name!r}", fix=f"use <package>/<name> with package one of {FAMILIES}; "
                              "`headstart list-models` lists them")
-    valid = list_models(family)
+    valid = list_models(family=family)
     if model not in valid:
         raise HeadstartError(f"unknown model {name!r}", fix=did_you_mean(model, valid)[:400])
     backbone = _create(family, model, image_size)
@@ -45,10 +45,10 @@ def _create(family: str, model: str, image_size: int | None) -> Backbone:
     return timm_.create(model, img_size=image_size)
 
 
-def list_models(family: str | None = None) -> list[str]:
+def list_models(*, family: str | None = None) -> list[str]:
     """Model names of one family, or every `"<package>/<name>"` when `family` is None."""
     if family is None:
-        return [f"{f}/{n}" for f in FAMILIES for n in list_models(f)]
+        return [f"{f}/{n}" for f in FAMILIES for n in list_models(family=f)]
     if family == "headstart":
         from headstart.models.builtin import BUILTIN
 
