@@ -1,0 +1,61 @@
+"""`headstart dedup`: near-duplicate groups by embedding cosine, or exact ones by content hash.
+
+    headstart dedup --run runs/fm --data ./images --threshold 0.95 --out duplicates.csv
+    headstart dedup --data ./images --exact --out duplicates.csv
+
+CSV: `group,path,similarity`; the first row of each group is its representative (similarity
+1.0, the lowest row), the others carry their cosine to it (1.0 for exact duplicates).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from headstart.curate.config import DedupConfig
+from headstart.errors import HeadstartError
+
+
+def duplicates_csv(groups: list[list[tuple[str, float]]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["group", "path", "similarity"])
+    for g, members in enumerate(groups):
+        w.writerows((g, path, f"{sim:.6f}") for path, sim in members)
+    return buf.getvalue()
+
+
+def exact_groups(paths: list[str]) -> list[list[tuple[str, float]]]:
+    from headstart.curate.dedup import exact_duplicates
+
+    files = [p for p in paths if "#" not in p]
+    if len(files) != len(paths):
+        raise HeadstartError("--exact hashes image files, but the data is an IDX set",
+                             fix="run --exact on a folder of image files, or drop --exact")
+    return [[(str(p), 1.0) for p in group] for group in exact_duplicates(files)]
+
+
+def near_groups(cfg: DedupConfig, data) -> list[list[tuple[str, float]]]:
+    from headstart.curate.dedup import near_duplicates
+    from headstart.curate.selecting import embed
+
+    if cfg.run is None:
+        raise HeadstartError("dedup by similarity needs --run (a run folder whose backbone embeds the images)",
+                             fix="pass --run runs/<name>, or --exact for byte-identical files")
+    emb = embed(cfg.run, data, cfg.batch_size, cfg.progress)
+    return [[(data.paths[i], s) for i, s in zip(g.members, g.similarity, strict=True)]
+            for g in near_duplicates(emb, threshold=cfg.threshold)]
+
+
+def run_dedup(cfg: DedupConfig) -> Path:
+    """Write the duplicate groups of `cfg.data` to `cfg.out`; returns its path."""
+    from headstart.data.sources import open_data
+    from headstart.io import write_text
+    from headstart.models import run_image_size
+
+    size = run_image_size(cfg.run) if cfg.run is not None else None
+    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=size)
+    groups = exact_groups(list(data.paths)) if cfg.exact else near_groups(cfg, data)
+    write_text(cfg.out, duplicates_csv(groups))
+    return cfg.out

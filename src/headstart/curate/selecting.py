@@ -1,0 +1,222 @@
+"""`headstart select`: embed the unlabeled images with a run's backbone, pick `n` by a strategy,
+write `rank,path,score,strategy` as CSV and a contact sheet of the picks as `<out>.png`.
+
+    headstart select --run runs/fm --data ./unlabeled --n 500 --strategy diverse --out to_label.csv
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import torch
+
+from headstart.curate.base import Selection
+from headstart.curate.config import SelectConfig
+from headstart.errors import HeadstartError
+
+SHEET_MAX = 100  # images on the contact sheet
+
+
+def parse_strategy(strategy: str, weights: list[float] | None) -> tuple[str, dict]:
+    """`"diverse+uncertain"` + weights -> ("combine", {"weights": {...}}); a single name -> (name, {})."""
+    from headstart.curate.registry import STRATEGIES
+
+    names = [s.strip() for s in strategy.split("+") if s.strip()]
+    if len(names) == 1 and weights is None:
+        STRATEGIES.get(names[0])  # unknown name -> HeadstartError listing the valid ones
+        return names[0], {}
+    weights = weights if weights is not None else [1.0] * len(names)
+    if len(weights) != len(names):
+        raise HeadstartError(
+            f"--strategy {strategy} names {len(names)} strategies but --weights gives {len(weights)} values",
+            fix="pass one weight per strategy, e.g. --strategy diverse+uncertain --weights 0.5 0.5",
+        )
+    return "combine", {"weights": dict(zip(names, weights, strict=True))}
+
+
+def needs_probs(name: str, options: dict) -> bool:
+    """Whether the strategy reads class probabilities (combine's default blend does)."""
+    if name == "combine":
+        return options.get("weights", {"uncertain": 1.0}).get("uncertain", 0) > 0
+    return name == "uncertain"
+
+
+def read_paths(path: Path) -> list[str]:
+    """Paths in a CSV with a `path` column, or one per line of a text file."""
+    if not Path(path).is_file():
+        raise HeadstartError(f"--exclude file {path} does not exist", fix="pass a CSV with a path column")
+    text = Path(path).read_text()
+    first = text.splitlines()[0] if text.strip() else ""
+    if "path" in [c.strip() for c in next(csv.reader([first]), [])]:
+        return [row["path"] for row in csv.DictReader(io.StringIO(text)) if row.get("path")]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def exclude_rows(paths: list[str], excluded: list[str]) -> torch.Tensor:
+    """Rows of `paths` named in `excluded` (compared as given and as resolved absolute paths)."""
+
+    def key(p: str) -> str:
+        return p if "#" in p else str(Path(p).resolve())
+
+    wanted = {key(p) for p in excluded} | set(excluded)
+    return torch.tensor([i for i, p in enumerate(paths) if p in wanted or key(p) in wanted], dtype=torch.long)
+
+
+def class_probs(run: Path, data, batch_size: int, progress: bool) -> torch.Tensor:
+    """Softmax `(N, K)` of a fine-tuned run's classifier; HeadstartError for a pretraining run."""
+    from headstart.adapt.head import load_classifier
+    from headstart.adapt.infer import predict_probs
+
+    if not (Path(run) / "exported" / "model.safetensors").is_file():
+        raise HeadstartError(
+            f"--strategy uncertain needs class probabilities, but {run} is not a fine-tuned run",
+            fix="pass the --out of `headstart finetune` as --run (or use diverse / typical / balanced)",
+        )
+    model, size = load_classifier(Path(run))
+    return predict_probs(model, data, image_size=size, batch_size=batch_size, progress=progress)
+
+
+def embed(run: Path, data, batch_size: int, progress: bool) -> torch.Tensor:
+    """`(N, D)` float32 backbone features of every image of `data`."""
+    from headstart.eval.features import extract_features
+    from headstart.models import load_run_backbone, run_image_size
+
+    size = run_image_size(run)
+    backbone = load_run_backbone(run, image_size=size).eval()
+    feats, _ = extract_features(
+        backbone,
+        data.with_format(size=size, channels=data.channels),
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return feats.float()
+
+
+def choose(
+    emb: torch.Tensor,
+    n: int,
+    strategy: str,
+    weights: list[float] | None,
+    *,
+    seed: int = 0,
+    exclude: torch.Tensor | None = None,
+    probs: torch.Tensor | None = None,
+    uncertainty: str = "margin",
+) -> Selection:
+    """Run a (possibly blended) strategy on embeddings; `probs` only where it needs them."""
+    from headstart.curate.registry import STRATEGIES
+
+    name, options = parse_strategy(strategy, weights)
+    if name in ("uncertain", "combine"):
+        options["uncertainty"] = uncertainty
+    return STRATEGIES.get(name)(emb, n, seed=seed, exclude=exclude, probs=probs, **options)
+
+
+def selection_csv(paths: list[str], sel: Selection, strategy: str) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["rank", "path", "score", "strategy"])
+    for rank, (i, s) in enumerate(zip(sel.indices.tolist(), sel.scores.tolist(), strict=True), 1):
+        w.writerow([rank, paths[i], f"{s:.6g}", strategy])
+    return buf.getvalue()
+
+
+def contact_sheet(data, indices: list[int], path: Path, cell: int = 64) -> Path:
+    """A grid PNG of the first `SHEET_MAX` picked images, in pick order, `cell` px each."""
+    from PIL import Image
+
+    from headstart.io import atomic_write
+
+    indices = indices[:SHEET_MAX]
+    cols = max(1, min(10, len(indices)))
+    rows = max(1, -(-len(indices) // cols))
+    sheet = Image.new("RGB", (cols * cell, rows * cell), "white")
+    for start in range(0, len(indices), 64):
+        images, _ = data.__getitems__(indices[start : start + 64])  # uint8 (B, C, S, S)
+        for j, img in enumerate(images):
+            arr = img.permute(1, 2, 0).numpy()
+            tile = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).convert("RGB")
+            k = start + j
+            sheet.paste(tile.resize((cell, cell)), ((k % cols) * cell, (k // cols) * cell))
+    atomic_write(path, lambda f: sheet.save(f, format="PNG"))
+    return path
+
+
+def run_select(cfg: SelectConfig) -> Path:
+    """Embed, pick, write the CSV, the sheet and (with --round) rounds.json; returns the CSV path."""
+    from headstart.data.sources import open_data
+    from headstart.io import write_text
+
+    name, options = parse_strategy(cfg.strategy, cfg.weights)  # fail fast, before embedding
+    from headstart.models import run_image_size
+
+    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=run_image_size(cfg.run))
+    probs = class_probs(cfg.run, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
+    emb = embed(cfg.run, data, cfg.batch_size, cfg.progress)
+    excluded = exclude_rows(data.paths, read_paths(cfg.exclude)) if cfg.exclude else None
+    sel = choose(
+        emb,
+        cfg.n,
+        cfg.strategy,
+        cfg.weights,
+        seed=cfg.seed,
+        exclude=excluded,
+        probs=probs,
+        uncertainty=cfg.uncertainty,
+    )
+    write_text(cfg.out, selection_csv(data.paths, sel, cfg.strategy))
+    contact_sheet(data, sel.indices.tolist(), Path(f"{cfg.out}.png"))
+    if cfg.round is not None:
+        record_round(
+            Path(cfg.out).parent / "rounds.json",
+            cfg.round,
+            cfg.strategy,
+            sel,
+            data.paths,
+            accuracy=run_accuracy(cfg.run),
+        )
+    return cfg.out
+
+
+def run_accuracy(run: Path) -> float | None:
+    """Test accuracy in a run's results.json, when it has one."""
+    path = Path(run) / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    acc = results.get("test_accuracy", results.get("accuracy"))
+    return float(acc) if isinstance(acc, (int, float)) else None
+
+
+def record_round(
+    path: Path,
+    round_: int,
+    strategy: str,
+    sel: Selection,
+    paths: list[str],
+    accuracy: float | None = None,
+    **extra,
+) -> list[dict]:
+    """Add (or replace) round `round_` in `rounds.json`; returns all rounds, in order."""
+    from headstart.io import write_json
+
+    rounds = json.loads(path.read_text()) if path.is_file() else []
+    rounds = [r for r in rounds if r.get("round") != round_]
+    idx = sel.indices.tolist()
+    rounds.append(
+        {
+            "round": round_,
+            "n": len(idx),
+            "strategy": strategy,
+            "indices": idx,
+            "paths": [paths[i] for i in idx],
+            "accuracy": accuracy,
+            **extra,
+        }
+    )
+    rounds.sort(key=lambda r: r["round"])
+    write_json(path, rounds)
+    return rounds
