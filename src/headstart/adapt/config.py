@@ -25,6 +25,10 @@ class FinetuneConfig(TrainerOptions):
     data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
     labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); default all")
     per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")
+    indices: Path | None = Field(
+        None, description="file of training-split indices to label (one a line, or a JSON list), "
+        "instead of --labels; e.g. the picks of `headstart select`"
+    )
     val_fraction: float = Field(
         0.1, gt=0, lt=1, description="share of the labeled pool held out for validation"
     )

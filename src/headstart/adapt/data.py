@@ -60,9 +60,15 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
     from headstart.data.subsets import label_subset, split_train_val
 
     data = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image)
-    pool = label_subset(
-        data.labels, labels_budget=cfg.labels, per_class=cfg.per_class, seed=cfg.seed, classes=data.classes
-    )
+    if cfg.indices is not None:
+        if cfg.labels is not None or cfg.per_class is not None:
+            raise HeadstartError("--indices and --labels/--per-class both choose the labeled images",
+                                 fix="pass only one of them")
+        pool = read_indices(cfg.indices, len(data))
+    else:
+        pool = label_subset(
+            data.labels, labels_budget=cfg.labels, per_class=cfg.per_class, seed=cfg.seed, classes=data.classes
+        )
     train_idx, val_idx = split_train_val(pool, data.labels, val_fraction=cfg.val_fraction, seed=cfg.seed)
     subset = {
         "data": cfg.data,
@@ -77,6 +83,8 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
         "train_per_class": _counts(data.labels[train_idx], len(data.classes)),
         "val_per_class": _counts(data.labels[val_idx], len(data.classes)),
     }
+    if cfg.indices is not None:
+        subset["indices"] = str(cfg.indices)
     test = None
     if cfg.test_split:
         test = (
@@ -90,6 +98,25 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
             fix="use the same class sub-folders in both",
         )
     return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset)
+
+
+def read_indices(path: Path, n_rows: int) -> np.ndarray:
+    """Sorted unique int64 row indices from a file: a JSON list, or one integer a line."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise HeadstartError(f"--indices file {path} does not exist", fix="pass a file of row indices")
+    text = path.read_text().strip()
+    try:
+        values = json.loads(text) if text.startswith("[") else [int(v) for v in text.split()]
+        idx = np.unique(np.asarray(values, dtype=np.int64))
+    except (ValueError, TypeError):
+        raise HeadstartError(f"{path} must hold integer row indices", fix="one integer a line") from None
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= n_rows:
+        raise HeadstartError(f"{path}: indices must be in [0, {n_rows}), at least one",
+                             fix="index rows of the training split of --data")
+    return idx
 
 
 def _counts(labels: np.ndarray, k: int) -> list[int]:
