@@ -23,6 +23,8 @@ _API = {
     "embed": "headstart.export",
     "export": "headstart.export",
     "select": "headstart.curate",
+    "dedup": "headstart.curate",
+    "active_learning": "headstart.curate",
     "study": "headstart.eval.study",
     "demo": "headstart.eval.study",
     "list_models": "headstart.models",
