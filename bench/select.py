@@ -89,9 +89,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one, args.rows[0], args.dim, args.n, args.threads)))
         return
-    print(
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-    )
+    threads = args.threads or torch.get_num_threads()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {threads}")
     head = ("strategy", "rows", "dim", "n", "seconds", "cpu s", "peak MiB", "extra MiB")
     print(("{:<10}" + " {:>9}" * 7).format(*head))
     for rows in args.rows:

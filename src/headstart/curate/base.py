@@ -4,7 +4,8 @@ A strategy is `fn(embeddings (N, D), n, *, seed=0, exclude=None, probs=None, **o
 Selection`. All geometry is cosine: embeddings are L2-normalised once (`prepare`), so a dot
 product is a cosine similarity and `sqrt(2 - 2 cos)` the L2 distance on the unit sphere.
 Work over N is done in row chunks (`row_chunks`) so no (N, N) or large (N, k) matrix is
-ever held; memory beyond the normalised copy of the embeddings stays in the tens of MiB.
+ever held; memory beyond the normalised copy of the embeddings (none when they are unit-length
+float32 already) stays in the tens of MiB.
 """
 
 from __future__ import annotations
@@ -67,11 +68,25 @@ def check_embeddings(embeddings: torch.Tensor) -> None:
         raise HeadstartError(f"embeddings must be real numbers, got {embeddings.dtype}", fix="pass floats")
 
 
+def is_unit_float32(embeddings: torch.Tensor, tol: float = 1e-4) -> bool:
+    """True for contiguous float32 rows that all have length 1 (one chunked pass, no copy)."""
+    if embeddings.dtype != torch.float32 or not embeddings.is_contiguous():
+        return False
+    for rows in row_chunks(len(embeddings), embeddings.shape[1]):
+        if not ((embeddings[rows].norm(dim=1) - 1).abs() <= tol).all():  # NaN fails too
+            return False
+    return True
+
+
 def normalize(embeddings: torch.Tensor) -> torch.Tensor:
     """float32 unit-length rows (a zero row stays zero), computed chunk by chunk.
 
-    Raises HeadstartError naming the rows that hold NaN or inf.
+    Rows that are already unit-length float32 are returned as they are, not copied (halving
+    the memory for 1M rows); no strategy writes to them. Raises HeadstartError naming the
+    rows that hold NaN or inf.
     """
+    if is_unit_float32(embeddings):
+        return embeddings
     x = torch.empty(embeddings.shape, dtype=torch.float32)
     for rows in row_chunks(len(embeddings), embeddings.shape[1]):
         x[rows] = F.normalize(embeddings[rows].float(), dim=1)
