@@ -1,8 +1,9 @@
 """Time and peak memory of every selection strategy on synthetic clustered embeddings.
 
-    python bench/select.py                      # N = 100k and 1M, D = 128, n = 1000
-    python bench/select.py --rows 100000 --dim 384 --strategies diverse typical
-    python bench/select.py --dedup              # also near_duplicates (100k rows only)
+    python bench/selection_scale.py                      # N = 100k and 1M, D = 128, n = 1000
+    python bench/selection_scale.py --rows 100000 --dim 384 --strategies diverse typical
+    python bench/selection_scale.py --dedup              # also near_duplicates (100k rows only)
+    python bench/selection_scale.py --threads 1 --unit   # 1 torch thread; L2-normalised input
 
 Embeddings are a Gaussian mixture (100 components); probs for `uncertain`/`combine` are a
 softmax over similarities to 10 random class directions. Each strategy runs in a fresh
@@ -12,16 +13,12 @@ after the data was made (embeddings + probs), i.e. what the strategy itself need
 
 from __future__ import annotations
 
-import os
-import sys
-
-# this file is named like the stdlib `select`: keep its folder off the import path
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse
 import json
+import os
 import resource
 import subprocess
+import sys
 import time
 
 import torch
@@ -52,10 +49,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_one(name: str, rows: int, dim: int, n: int, threads: int | None) -> dict:
+def run_one(name: str, rows: int, dim: int, n: int, threads: int | None, unit: bool) -> dict:
     if threads:
         torch.set_num_threads(threads)
     x, probs = mixture(rows, dim)
+    if unit:  # already L2-normalised rows are used in place: no second copy
+        for part in range(0, rows, 1 << 16):
+            x[part : part + (1 << 16)] = torch.nn.functional.normalize(x[part : part + (1 << 16)], dim=1)
     base, cpu = peak_mib(), cpu_seconds()
     start = time.perf_counter()
     if name == "dedup":
@@ -84,10 +84,11 @@ def main() -> None:
     p.add_argument("--strategies", nargs="+", default=STRATEGIES.names())
     p.add_argument("--dedup", action="store_true", help="also time near_duplicates at <= 100k rows")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument("--unit", action="store_true", help="pass L2-normalised embeddings")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.rows[0], args.dim, args.n, args.threads)))
+        print(json.dumps(run_one(args.one, args.rows[0], args.dim, args.n, args.threads, args.unit)))
         return
     threads = args.threads or torch.get_num_threads()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {threads}")
@@ -108,6 +109,7 @@ def main() -> None:
                 "--n",
                 str(args.n),
                 *(["--threads", str(args.threads)] if args.threads else []),
+                *(["--unit"] if args.unit else []),
             ]
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             cells = (
