@@ -33,7 +33,14 @@ def finetune_round(cfg: ActiveConfig, indices_file: Path, out: Path):
 def run_active(cfg: ActiveConfig) -> list[dict]:
     """Run `cfg.rounds` rounds of select + fine-tune; returns the rounds as in rounds.json."""
     from headstart.adapt.data import open_labeled
-    from headstart.curate.selecting import choose, class_probs, embed, needs_probs, parse_strategy, record_round
+    from headstart.curate.selecting import (
+        choose,
+        class_probs,
+        embed,
+        needs_probs,
+        parse_strategy,
+        record_round,
+    )
     from headstart.io import write_text
     from headstart.models import run_image_size
 
