@@ -14,7 +14,6 @@ from headstart.curate.dedup import DuplicateGroup, exact_duplicates, kept_rows, 
 from headstart.curate.registry import STRATEGIES
 
 
-
 def _select(cfg: SelectConfig):
     from headstart.curate.selecting import run_select
 
