@@ -10,7 +10,15 @@ the picks (stratified) validate the L2 strength of a logistic-regression probe
 the rest; report test accuracy, mean +- std over `--seeds`. `uncertain` and blends need a
 classifier, so they run as two active-learning rounds: half the budget by `diverse`, a probe
 on it, then the other half by the strategy (scores from that probe's softmax). The selection
-time on the 60k pool is reported; for 100k / 1M rows see bench/selection_scale.py.
+time on the pool is reported; for 100k / 1M rows see bench/selection_scale.py.
+
+Measured (2026-11-23, 2 shared CPU cores, --pool 10000 --budget 100 (1%) --seeds 3; backbone:
+resnet-mini, SimCLR 600 steps x 128 on Fashion-MNIST, kNN 78.5%), test accuracy mean +- std:
+    random 61.8 +- 2.8 | diverse 55.7 +- 4.5 | typical 69.3 +- 2.2 | balanced 58.3 +- 5.1
+    uncertain (2 rounds) 66.3 +- 3.9 | diverse+uncertain (2 rounds) 60.5 +- 2.9
+With a 20-step backbone no strategy beat random (56.8 +- 4.3; typical 56.2 +- 3.1): picking by
+embedding geometry needs embeddings whose clusters follow the classes. k-center (`diverse`)
+picks outliers at small budgets (min picks per class 0-3), as Hacohen et al. (ICML 2022) report.
 """
 
 from __future__ import annotations
