@@ -17,7 +17,8 @@ resnet-mini, SimCLR 600 steps x 128 on Fashion-MNIST, kNN 78.5%), test accuracy 
     random 61.8 +- 2.8 | diverse 55.7 +- 4.5 | typical 69.3 +- 2.2 | balanced 58.3 +- 5.1
     uncertain (2 rounds) 66.3 +- 3.9 | diverse+uncertain (2 rounds) 60.5 +- 2.9
 Same backbone, --budget 600 (6% of the 10k pool): random 76.9 +- 1.0 | diverse 74.2 +- 1.9 |
-    typical 77.1 +- 0.9 | balanced 72.9 +- 1.6 | uncertain (2 rounds) 78.0 +- 0.9
+    typical 77.1 +- 0.9 | balanced 72.9 +- 1.6 | uncertain (2 rounds) 78.0 +- 0.9 |
+    diverse+uncertain (2 rounds) 77.4 +- 0.6
 With a 20-step backbone no strategy beat random (56.8 +- 4.3; typical 56.2 +- 3.1): picking by
 embedding geometry needs embeddings whose clusters follow the classes. k-center (`diverse`)
 picks outliers at small budgets (min picks per class 0-3), as Hacohen et al. (ICML 2022) report.
