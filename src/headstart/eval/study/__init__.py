@@ -13,7 +13,7 @@ def _study(cfg: StudyConfig):
 
 
 def _demo(cfg: DemoConfig):
-    from headstart.eval.study.demo import run
+    from headstart.eval.study.demo_plan import run
 
     return run(cfg)
 
