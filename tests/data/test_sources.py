@@ -43,6 +43,15 @@ def test_open_data__load_size_stores_resized_or_resizes_per_batch(fashion):
     assert torch.equal(a, b)  # the same resize, done once or per batch
 
 
+def test_open_data__upscale_false_keeps_a_smaller_set_and_still_shrinks(fashion):
+    kept = open_data("fashion-mnist:test", load_size=64, upscale=False)
+    assert kept.images.shape == (10000, 1, 28, 28) and kept.size is None
+    assert torch.equal(kept.images, fashion.images)
+    shrunk = open_data("fashion-mnist:test", load_size=16, upscale=False)
+    assert shrunk.images.shape == (10000, 1, 16, 16)
+    assert torch.equal(shrunk.images, open_data("fashion-mnist:test", load_size=16).images)
+
+
 def test_open_data__image_folder_with_split_subfolders(tmp_path, fashion):
     write_class_folders(tmp_path / "train", fashion, per_class=4)
     write_class_folders(tmp_path / "val", fashion, per_class=2)

@@ -63,10 +63,12 @@ def check_resumable(rundir: RunDir, cfg: PretrainConfig) -> None:
 
 
 def open_train_data(cfg: PretrainConfig) -> ImageSet:
+    """Folders decode at the training size; smaller in-memory sets stay as they are (the views
+    resize while they crop)."""
     from headstart.data.sources import open_data
 
     size = cfg.image_size if cfg.image_size != "auto" else None
-    return open_data(cfg.data, split="train", on_bad_image=cfg.on_bad_image, load_size=size)
+    return open_data(cfg.data, split="train", on_bad_image=cfg.on_bad_image, load_size=size, upscale=False)
 
 
 def resolve(cfg: PretrainConfig, data: ImageSet):
