@@ -26,18 +26,20 @@ class LPFT(Strategy):
     scratch_lr = 1e-3
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
-        if ctx.resumed:  # the checkpoint holds the probed (and further trained) head
-            return
-        result = probe(model, ctx)
-        with torch.no_grad():
-            model.head.weight.copy_(result.linear.weight)
-            model.head.bias.copy_(result.linear.bias)
-        self.probe_accuracy = result.val_accuracy
-        log.info(
-            "linear probe: validation accuracy %.1f%% (L2 %.0e)",
-            100 * result.val_accuracy,
-            result.weight_decay,
-        )
+        if not ctx.resumed:  # else the checkpoint holds the probed (and further trained) head
+            self.probe_accuracy = init_head_from_probe(model, ctx)
+
+
+def init_head_from_probe(model: Classifier, ctx: Context) -> float:
+    """Set the head to the exact linear probe; returns the probe's validation accuracy."""
+    result = probe(model, ctx)
+    with torch.no_grad():
+        model.head.weight.copy_(result.linear.weight)
+        model.head.bias.copy_(result.linear.bias)
+    log.info(
+        "linear probe: validation accuracy %.1f%% (L2 %.0e)", 100 * result.val_accuracy, result.weight_decay
+    )
+    return result.val_accuracy
 
 
 def probe(model: Classifier, ctx: Context):
