@@ -136,7 +136,7 @@ def load_eval_data(eval_train: int) -> dict:
 
 def rows_to_run(methods: list[str], models: list[str]) -> list[tuple[str, str, str]]:
     references = lightly_module().REFERENCES
-    rows = [("random", m, "-") for m in models]
+    rows = []
     for method in methods:
         for model in models:
             if model.endswith("vit-tiny") and method not in VIT_METHODS:
@@ -144,7 +144,8 @@ def rows_to_run(methods: list[str], models: list[str]) -> list[tuple[str, str, s
             rows.append(("headstart", model, method))
             if method in references:
                 rows.append(("lightly", model, method))
-    return rows
+    used = [m for m in models if any(model == m for _, model, _ in rows)]
+    return [("random", m, "-") for m in used] + rows  # the floor of every model that has rows
 
 
 def table(rows: list[dict]) -> str:

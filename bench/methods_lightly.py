@@ -74,7 +74,7 @@ class SimCLR(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("simclr", backbone)
         from lightly.loss import NTXentLoss
-        from lightly.models.modules import SimCLRProjectionHead
+        from lightly.models.modules.heads import SimCLRProjectionHead
         from lightly.transforms import SimCLRTransform
 
         self.transform = SimCLRTransform(input_size=SIZE, cj_strength=0.5, gaussian_blur=0.0, normalize=None)
@@ -90,7 +90,7 @@ class BYOL(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("byol", backbone)
         from lightly.loss import NegativeCosineSimilarity
-        from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
+        from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
         from lightly.transforms import BYOLTransform, BYOLView1Transform, BYOLView2Transform
 
         self.transform = BYOLTransform(BYOLView1Transform(input_size=SIZE, gaussian_blur=0.0, normalize=None),
@@ -112,7 +112,7 @@ class MoCo(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("moco", backbone)
         from lightly.loss import NTXentLoss
-        from lightly.models.modules import MoCoProjectionHead
+        from lightly.models.modules.heads import MoCoProjectionHead
         from lightly.transforms import MoCoV2Transform
 
         self.transform = MoCoV2Transform(input_size=SIZE, gaussian_blur=0.0, normalize=None)
@@ -133,7 +133,7 @@ class DINO(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("dino", backbone)
         from lightly.loss import DINOLoss
-        from lightly.models.modules import DINOProjectionHead
+        from lightly.models.modules.heads import DINOProjectionHead
         from lightly.transforms import DINOTransform
 
         c = self.cfg
@@ -163,7 +163,7 @@ class VICReg(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("vicreg", backbone)
         from lightly.loss import VICRegLoss
-        from lightly.models.modules import VICRegProjectionHead
+        from lightly.models.modules.heads import VICRegProjectionHead
         from lightly.transforms import VICRegTransform
 
         self.transform = VICRegTransform(input_size=SIZE, gaussian_blur=0.0, normalize=None)
@@ -179,7 +179,7 @@ class Barlow(Reference):
     def __init__(self, backbone: nn.Module, dim: int) -> None:
         super().__init__("barlow", backbone)
         from lightly.loss import BarlowTwinsLoss
-        from lightly.models.modules import BarlowTwinsProjectionHead
+        from lightly.models.modules.heads import BarlowTwinsProjectionHead
         from lightly.transforms import BYOLTransform, BYOLView1Transform, BYOLView2Transform
 
         self.transform = BYOLTransform(BYOLView1Transform(input_size=SIZE, gaussian_blur=0.0, normalize=None),
