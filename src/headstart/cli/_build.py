@@ -56,14 +56,20 @@ def _kind(annotation: Any) -> str:
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; a VALUE is read as YAML (numbers, lists, true/false), else kept as text."""
     import yaml
+
+    from headstart.errors import HeadstartError
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
-        out[key.replace("-", "_")] = yaml.safe_load(value)
+        if not sep or not key:
+            raise HeadstartError(f"expected KEY=VALUE, got {item!r}", fix="write it as e.g. temperature=0.1")
+        try:
+            out[key.replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.replace("-", "_")] = value
     return out
 
 

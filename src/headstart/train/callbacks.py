@@ -1,4 +1,5 @@
-"""Callbacks every training run gets: images/s in the progress bar, and the online kNN monitor."""
+"""Callbacks every training run gets: images/s in the progress bar, the online kNN monitor, and
+the global RNG state carried through checkpoints."""
 
 from __future__ import annotations
 
@@ -62,3 +63,29 @@ class KNNMonitor(Callback):
         finally:
             backbone.train(was_training)
         return knn_accuracy(fb, lb, fq, lq, k=self.k)
+
+
+class GlobalRNG(Callback):
+    """Saves torch's global RNG state (CPU, and CUDA when present) in checkpoints and puts it back
+    when a resumed run starts, so dropout, drop-path or masking drawn from it continue exactly
+    where the interrupted run stopped. (Augmentations use the method's own seeded generator.)"""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._pending = state
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self._pending is None:
+            return
+        torch.set_rng_state(self._pending["cpu"])
+        if "cuda" in self._pending and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(self._pending["cuda"])
+        self._pending = None

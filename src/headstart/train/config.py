@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from headstart.config import Config
 
 Auto = Literal["auto"]
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class RunOptions(Config):
@@ -29,20 +31,22 @@ class TrainerOptions(RunOptions):
     steps: int | None = Field(None, ge=1, description="optimizer steps (overrides --epochs)")
     batch_size: int = Field(256, ge=2, description="global batch size (all devices together)")
     accumulate_grad_batches: int = Field(1, ge=1, description="micro-batches per optimizer step")
-    lr: float | Auto = Field("auto", description="learning rate; auto: the method's rate x batch_size/256")
-    weight_decay: float | Auto = Field("auto", description="weight decay; auto: the method's default")
+    lr: PositiveFloat | Auto = Field("auto", description="learning rate; auto: the method's rate x batch_size/256")
+    weight_decay: Annotated[float, Field(ge=0)] | Auto = Field("auto", description="weight decay; auto: the method's default")
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field("auto", description="device type")
-    devices: int | Auto = Field("auto", description="devices per node (GPUs, or CPU processes with ddp)")
+    devices: PositiveInt | Auto = Field("auto", description="devices per node (GPUs, or CPU processes with ddp)")
     num_nodes: int = Field(1, ge=1, description="machines (start with torchrun or SLURM)")
     strategy: Literal["auto", "ddp", "fsdp"] = Field("auto", description="distribution strategy")
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
         "auto", description="auto: bf16-mixed on GPUs and on CPUs with native bf16, else 32")
     compile: Literal["auto", "on", "off"] = Field("auto", description="torch.compile the backbone (auto: on GPUs)")
     channels_last: bool = Field(True, description="channels-last memory format for conv nets")
-    num_workers: int | Auto = Field("auto", description="data-loader worker processes")
+    num_workers: Annotated[int, Field(ge=0)] | Auto = Field("auto", description="data-loader worker processes")
     checkpoint_every_n_steps: int | None = Field(None, ge=1, description="also checkpoint every N steps")
     logger: list[Literal["csv", "tensorboard", "mlflow"]] = Field(["csv"], description="metric loggers")
     skip_nonfinite: int = Field(0, ge=0, description="skip up to N steps with a NaN/Inf loss before stopping")
+    ddp_timeout: int = Field(1800, ge=1, description="seconds a process waits for the others (ddp/fsdp) before "
+                             "the run stops")
 
 
 class PretrainConfig(TrainerOptions):
@@ -52,7 +56,7 @@ class PretrainConfig(TrainerOptions):
     model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name> (headstart list-models)")
     method: str = Field("simclr", description="pretraining method (headstart list-methods)")
     weights: str | None = Field(None, description="start from local weights: a file or a headstart run folder")
-    image_size: int | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")
+    image_size: PositiveInt | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")
     method_args: dict[str, Any] = Field({}, description="method hyper-parameters, KEY=VALUE (see list-methods)")
     val_data: str | None = Field(None, description="labeled data for the online kNN monitor (auto for named sets)")
     monitor: bool = Field(True, description="report kNN accuracy every epoch when labels are available")

@@ -4,6 +4,7 @@ build backbone and method, train, export the backbone, report kNN accuracy."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,6 @@ def run(cfg: PretrainConfig) -> PretrainResult:
         data = open_train_data(cfg)
         cfg, plan, method_cfg = resolve(cfg, data)
         method = build_method(cfg, plan, method_cfg)
-        if is_rank_zero():
-            save_config(rundir, to_yaml(cfg)) if not cfg.resume else None
         monitor = make_monitor(cfg, data, plan.image_size)
         fit(cfg, plan, method, data, rundir, monitor)
         knn = monitor.history[-1][1] if monitor and monitor.history else None
@@ -78,7 +77,12 @@ def resolve(cfg: PretrainConfig, data: ImageSet):
     from headstart.train.trainer import resolve_precision
 
     cls = method_class(cfg.method)
-    method_cfg = parse(cls.config_cls, cfg.method_args)
+    try:
+        method_cfg = parse(cls.config_cls, cfg.method_args)
+    except HeadstartError as err:  # its keys are --method-args KEY=VALUE, not --flags
+        text = re.sub(r" \(--[\w-]+\)", "", str(err))
+        raise HeadstartError(f"--method-args for {cfg.method}: {text}",
+                             fix="see `headstart list-methods` for each method's arguments") from None
     image_size = cfg.image_size if cfg.image_size != "auto" else auto_image_size(cfg.model, data)
     per_step = cfg.batch_size * cfg.accumulate_grad_batches
     if len(data) < cfg.batch_size:
@@ -143,21 +147,34 @@ def make_monitor(cfg: PretrainConfig, data: ImageSet, image_size: int):
 
 
 def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir: RunDir, monitor) -> None:
-    from headstart.train.callbacks import Throughput
-    from headstart.train.trainer import build_trainer, checkpoint_step, resolve_workers
+    from headstart.train.callbacks import GlobalRNG, Throughput
+    from headstart.train.distributed import is_rank_zero
+    from headstart.train.loader import ResumableLoader
+    from headstart.train.trainer import (
+        build_trainer,
+        check_checkpoint_fits,
+        checkpoint_step,
+        peer_failures_explained,
+        resolve_workers,
+    )
 
     workers = resolve_workers(cfg.num_workers, in_memory=data.images is not None)
-    loader = torch.utils.data.DataLoader(
+    loader = ResumableLoader(  # shuffled per epoch from the seed, sharded over ranks, resumable mid-epoch
         data.with_format(size=None if data.images is not None else data.size, channels=data.channels),
-        batch_size=plan.batch_size, shuffle=True, drop_last=True, collate_fn=collate, num_workers=workers,
+        batch_size=plan.batch_size, seed=cfg.seed, collate_fn=collate, num_workers=workers,
         pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
-        generator=torch.Generator().manual_seed(cfg.seed),
     )
-    callbacks = [Throughput(cfg.batch_size)] + ([monitor] if monitor else [])
+    callbacks = [Throughput(cfg.batch_size), GlobalRNG()] + ([monitor] if monitor else [])
     ckpt = str(rundir.last_checkpoint) if cfg.resume else None
+    if ckpt:
+        check_checkpoint_fits(ckpt, method)
     trainer = build_trainer(cfg, rundir, max_steps=plan.total_steps, callbacks=callbacks,
-                            precision=str(cfg.precision), resume_step=checkpoint_step(ckpt))
-    trainer.fit(method, loader, ckpt_path=ckpt)
+                            precision=str(cfg.precision), resume_step=checkpoint_step(ckpt),
+                            use_distributed_sampler=False)
+    if is_rank_zero() and not cfg.resume:  # only now: a run refused during set-up leaves no folder behind
+        save_config(rundir, to_yaml(cfg))
+    with peer_failures_explained(rundir, trainer):
+        trainer.fit(method, loader, ckpt_path=ckpt)
 
 
 def finish(rundir: RunDir, method: Method, cfg: PretrainConfig, knn: float | None, seconds: float) -> None:

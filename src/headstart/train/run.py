@@ -16,11 +16,13 @@ from headstart.errors import HeadstartError
 from headstart.io import disk_error, write_text
 
 MIN_FREE_BYTES = 200 * 2**20
+LOCK_WRITE_GRACE_S = 10
 
 
 @dataclass
 class RunDir:
     path: Path
+    created: bool = False  # this process made the folder: a run that fails before writing anything removes it
 
     @property
     def checkpoints(self) -> Path:
@@ -42,6 +44,8 @@ class RunDir:
         lock = self.path / "run.lock"
         if lock.is_file() and lock.read_text().split()[:1] == [str(os.getpid())]:
             lock.unlink(missing_ok=True)
+            if self.created and not any(self.path.iterdir()):
+                self.path.rmdir()
 
 
 def default_out(command: str) -> Path:
@@ -51,27 +55,54 @@ def default_out(command: str) -> Path:
 def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True,
              marker: str = "checkpoints/last.ckpt") -> RunDir:
     """Create or reopen the run folder; only rank 0 checks, locks and clears. `--resume` needs
-    `marker` (the file a resumable run of this command leaves) to exist."""
+    `marker` (the file a resumable run of this command leaves) to exist.
+
+    The lock comes first: a folder another live process is writing is refused as in use,
+    whatever the flags. Nothing in the folder changes unless every check passes.
+    """
     run = RunDir(Path(out) if out is not None else default_out(command))
     if not rank_zero:
         return run
     path = run.path
     if path.exists() and not path.is_dir():
         raise HeadstartError(f"--out {path} is a file", fix="pass a folder path")
-    busy = path.is_dir() and any(p.name != "run.lock" for p in path.iterdir())
-    if resume and not (path / marker).is_file():
-        raise HeadstartError(f"nothing to resume in {path} (no {marker})",
-                             fix="drop --resume to start a new run")
-    if busy and not resume and not overwrite:
-        raise HeadstartError(f"{path} already holds a run", fix="pass --resume to continue it, --overwrite to "
-                             "replace it, or another --out")
+    if resume and overwrite:
+        raise HeadstartError("--resume and --overwrite contradict each other",
+                             fix="pass --resume to continue the run, or --overwrite to replace it")
+    run.created = not path.exists()
     _check_writable(path)
     _lock(path)
-    if busy and overwrite and not resume:
+    try:
+        _check_claim(run, resume=resume, overwrite=overwrite, marker=marker)
+    except BaseException:
+        run.release()
+        raise
+    if overwrite:
         for child in path.iterdir():
             if child.name != "run.lock":
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    for folder in (path, run.checkpoints, run.exported):
+        _remove_partial_files(folder)
     return run
+
+
+def _check_claim(run: RunDir, *, resume: bool, overwrite: bool, marker: str) -> None:
+    path = run.path
+    busy = any(p.name != "run.lock" for p in path.iterdir())
+    if resume and not (path / marker).is_file():
+        fix = ("pass --overwrite instead of --resume to start it over (a run killed before its first "
+               "checkpoint has nothing to continue)") if busy else "drop --resume to start a new run"
+        raise HeadstartError(f"nothing to resume in {path} (no {marker})", fix=fix)
+    if busy and not resume and not overwrite:
+        raise HeadstartError(f"{path} already holds a run", fix="pass --resume to continue it, --overwrite to "
+                             "replace it, or another --out")
+
+
+def _remove_partial_files(folder: Path) -> None:
+    """Temporary files a killed process left half-written (`atomic_open`'s `.NAME.*.tmp`)."""
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _check_writable(path: Path) -> None:
@@ -108,16 +139,22 @@ def _lock(path: Path) -> None:
 
 
 def _stale(lock: Path) -> bool:
+    """Whether `lock`'s owner is gone: a dead PID on this host, or a lock that is not `PID HOST`
+    (a process killed between creating and writing it) and is more than a few seconds old."""
     try:
-        pid, host = lock.read_text().split()[:2]
+        pid_text, host = lock.read_text().split()[:2]
+        pid = int(pid_text)
     except (OSError, ValueError):
-        return True
+        try:
+            return time.time() - lock.stat().st_mtime > LOCK_WRITE_GRACE_S  # not a fresh lock being written
+        except OSError:
+            return True
     if host != socket.gethostname():
-        return False
-    if int(pid) == os.getpid():
+        return False  # another machine's process: cannot tell, so it is not stale
+    if pid == os.getpid():
         return True
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

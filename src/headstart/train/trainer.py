@@ -3,13 +3,17 @@ loggers, progress. Methods and fine-tuning modules implement their steps and not
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -24,7 +28,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         with atomic_open(path) as f:
-            torch.save(checkpoint, f)
+            writer = _KeepsWriteErrors(f)
+            try:
+                torch.save(checkpoint, writer)
+            except RuntimeError:
+                if writer.error is not None:  # torch's zip writer reports a failed write as "unexpected pos"
+                    raise writer.error from None
+                raise
+
+
+class _KeepsWriteErrors:
+    """A file's `write` that remembers the OSError (disk full, ...) torch.save would hide."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -46,11 +73,15 @@ def resolve_workers(num_workers: int | str, in_memory: bool) -> int:
 
 
 def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callbacks: list[Callback],
-                  precision: str, resume_step: int | None = None) -> L.Trainer:
-    """A Trainer for `max_steps` optimizer steps that checkpoints into `run` and logs to its metrics.csv."""
+                  precision: str, resume_step: int | None = None, use_distributed_sampler: bool = True) -> L.Trainer:
+    """A Trainer for `max_steps` optimizer steps that checkpoints into `run` and logs to its metrics.csv.
+
+    `use_distributed_sampler=False` for loaders that shard themselves over ranks (`ResumableLoader`).
+    """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no tips or device banners
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
+    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")  # --skip-nonfinite says why
     ckpt = ModelCheckpoint(dirpath=run.checkpoints, filename="last", save_top_k=0, save_last=True,
                            every_n_train_steps=opts.checkpoint_every_n_steps, save_on_train_epoch_end=True)
     ckpt.CHECKPOINT_NAME_LAST = "last"
@@ -58,33 +89,110 @@ def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callback
     strategy = opts.strategy
     if strategy == "auto" and devices not in ("auto", 1) and _accelerator(opts) == "cpu":
         strategy = "ddp"
-    return L.Trainer(
-        accelerator=_accelerator(opts),
-        devices=devices,
-        num_nodes=opts.num_nodes,
-        strategy=strategy,
-        precision=precision,
-        max_steps=max_steps,
-        max_epochs=-1,
-        accumulate_grad_batches=opts.accumulate_grad_batches,
-        callbacks=[ckpt, *callbacks],
-        logger=_loggers(opts, run, resume_step),
-        plugins=[AtomicCheckpointIO()] if strategy != "fsdp" else None,
-        enable_progress_bar=opts.progress,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-        num_sanity_val_steps=0,
-        default_root_dir=str(run.path),
-        deterministic=False,
-        benchmark=torch.cuda.is_available(),
-    )
+    settings = {
+        "accelerator": _accelerator(opts),
+        "devices": devices,
+        "num_nodes": opts.num_nodes,
+        "strategy": _strategy(strategy, opts.ddp_timeout),
+        "use_distributed_sampler": use_distributed_sampler,
+        "precision": precision,
+        "max_steps": max_steps,
+        "max_epochs": -1,
+        "accumulate_grad_batches": opts.accumulate_grad_batches,
+        "callbacks": [ckpt, *callbacks],
+        "logger": _loggers(opts, run, resume_step),
+        "plugins": [AtomicCheckpointIO()] if strategy != "fsdp" else None,
+        "enable_progress_bar": opts.progress,
+        "enable_model_summary": False,
+        "log_every_n_steps": 1,
+        "num_sanity_val_steps": 0,
+        "default_root_dir": str(run.path),
+        "deterministic": False,
+        "benchmark": torch.cuda.is_available(),
+    }
+    try:
+        return L.Trainer(**settings)
+    except (MisconfigurationException, ValueError) as err:  # a combination Lightning refuses (fsdp on CPU, ...)
+        raise HeadstartError(f"cannot set up training: {' '.join(str(err).split())}",
+                             fix="check --accelerator, --devices, --strategy and --precision") from None
+
+
+def _strategy(name: str, timeout_s: int) -> Any:
+    """ddp/fsdp with a bounded wait: when a process dies the others stop within `timeout_s`."""
+    from datetime import timedelta
+
+    if name == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(timeout=timedelta(seconds=timeout_s))
+    if name == "fsdp":
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        return FSDPStrategy(timeout=timedelta(seconds=timeout_s))
+    return name
+
+
+def read_checkpoint(path) -> dict[str, Any]:
+    """A Lightning checkpoint, memory-mapped; a file that is not one is a clear error."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any failure to read it is the same user error
+        raise HeadstartError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}",
+                             fix="start a new run with --overwrite (the checkpoint is unusable)") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise HeadstartError(f"{path} is not a headstart training checkpoint", fix="start a new run with --overwrite")
+    return ckpt
 
 
 def checkpoint_step(path) -> int | None:
     """The global step a checkpoint was saved at (None if there is none)."""
     if not path or not os.path.isfile(path):
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+    return int(read_checkpoint(path).get("global_step", 0))
+
+
+def check_checkpoint_fits(path, module: torch.nn.Module) -> None:
+    """Refuse to resume from a checkpoint whose tensors are not `module`'s (another model or method)."""
+    saved = read_checkpoint(path)["state_dict"]
+    own = module.state_dict()
+    missing = sorted(set(own) - set(saved))
+    unexpected = sorted(set(saved) - set(own))
+    reshaped = sorted(k for k in set(own) & set(saved) if tuple(own[k].shape) != tuple(saved[k].shape))
+    if missing or unexpected or reshaped:
+        example = (missing or unexpected or reshaped)[0]
+        raise HeadstartError(
+            f"{path} was written by another model or method ({len(missing)} tensors missing, {len(unexpected)} "
+            f"unexpected, {len(reshaped)} of another shape, e.g. {example!r}); cannot resume",
+            fix="resume with the --model/--method/--method-args the run was started with, or use another --out")
+
+
+@contextlib.contextmanager
+def peer_failures_explained(run: RunDir, trainer: L.Trainer) -> Iterator[None]:
+    """A training process of a ddp/fsdp run that died (or hung past --ddp-timeout) makes the
+    others fail inside a collective; say so in one line, with the checkpoint to resume from."""
+    try:
+        yield
+    except RuntimeError as err:
+        if trainer.world_size <= 1 or not _peer_failure(err):
+            raise
+        step = checkpoint_step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(err).split())).split(". ")[0][:160]  # drop file:line
+        kept, fix = (f"{run.last_checkpoint} (step {step}) is kept", "run the same command with --resume to continue")
+        if step is None:
+            kept, fix = "no checkpoint was written yet", "run the same command with --overwrite to start again"
+        if "timed out" in reason.lower():
+            fix += " (if the processes are only slow, raise --ddp-timeout)"
+        raise HeadstartError(f"training stopped: another training process died or stopped answering ({reason}); "
+                             f"{kept}", fix=fix) from None
+
+
+def _peer_failure(err: RuntimeError) -> bool:
+    dist_error = getattr(torch.distributed, "DistError", ())
+    if dist_error and isinstance(err, dist_error):
+        return True
+    text = str(err)
+    return any(s in text for s in ("Connection reset by peer", "Connection closed by peer", "gloo/transport",
+                                   "NCCL", "Timed out", "timed out"))
 
 
 def _accelerator(opts: TrainerOptions) -> str:
