@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import logging
 import os
 import sys
+import warnings
 
 from headstart.cli._build import Command, add_options, values_from_args
 from headstart.config import parse
@@ -48,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(commands).parse_args(argv)
     cmd = next(c for c in commands if c.name == args.command)
     debug = args.debug or os.environ.get("HEADSTART_DEBUG") == "1"
+    shown = warnings.showwarning
+    warnings.showwarning = _one_line_warnings(cmd.name, shown)
+    log = logging.getLogger("headstart")
+    handler = logging.StreamHandler()  # headstart's log warnings (a skipped NaN step, ...), one line each
+    handler.setFormatter(_OneLine(cmd.name))
+    handler.setLevel(logging.WARNING)
+    log.addHandler(handler)
     try:
         cfg = parse(cmd.config, values_from_args(args, cmd))
         cmd.run(cfg)
@@ -56,10 +66,57 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"headstart {cmd.name}: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except (OSError, RuntimeError) as err:  # the disk or the device, not a bug: one line, like a HeadstartError
+        explained = _explain_system_error(err)
+        if debug or explained is None:
+            raise
+        print(f"headstart {cmd.name}: error: {explained}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"headstart {cmd.name}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
+        log.removeHandler(handler)
     return 0
+
+
+class _OneLine(logging.Formatter):
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"headstart {self.command}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _one_line_warnings(command: str, default):
+    """headstart's own warnings (a skipped image, ...) as one line each: `headstart CMD: warning: ...`."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("headstart."):
+            print(f"headstart {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _explain_system_error(err: BaseException) -> HeadstartError | None:
+    """Out of disk space, no permission, out of device memory: the user's to fix; anything else is a bug."""
+    if isinstance(err, OSError):
+        where = os.fsencode(err.filename).decode("utf-8", "backslashreplace") if err.filename else "?"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return HeadstartError(f"disk full at {where}", fix="free space or pass --out on another disk")
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return HeadstartError(f"{err.strerror}: {where}",
+                                  fix="check its permissions, or pass --out to a folder you can write")
+        return None
+    if type(err).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
+        return HeadstartError(f"out of device memory: {str(err).splitlines()[0][:160]}",
+                              fix="lower --batch-size (keep the global batch with --accumulate-grad-batches), "
+                              "or pass --activation-checkpointing / --precision bf16-mixed")
+    return None
 
 
 def main_entry() -> None:

@@ -8,7 +8,8 @@ all -1, no classes). Sub-folders without images are ignored either way.
 Listing uses `os.scandir`, whose entries carry the file type, so a regular file costs no
 `stat` call (about a million files in a few seconds, see `bench/index_folder.py`). Hidden
 names (starting with ".") are skipped; symlinks are followed, each real folder is read once
-(so a link loop ends), and broken links are skipped. File names that are not valid UTF-8
+(so a link loop ends), and an image name that is a broken link or a file link loop is skipped
+with a warning naming it. File names that are not valid UTF-8
 are kept as Python keeps them (surrogate escapes) and open as they are.
 """
 
@@ -88,19 +89,27 @@ def _scan(folder: str, visited: set[tuple[int, int]]) -> tuple[list[str], list[s
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            image_name = os.path.splitext(entry.name)[1].lower() in _EXTENSIONS
             try:
                 if entry.is_dir():  # follows links; False for a broken one
                     key = _folder_key(entry.stat())
                     if key not in visited:
                         visited.add(key)
                         dirs.append(entry.path)
-                elif os.path.splitext(entry.name)[1].lower() in _EXTENSIONS and entry.is_file():
+                elif image_name and entry.is_file():
                     files.append(entry.path)
-            except OSError:  # a link loop (ELOOP), a file gone meanwhile, no permission
-                continue
+                elif image_name and entry.is_symlink():
+                    _warn_skipped(entry.path, "broken link (its target does not exist)")
+            except OSError as err:  # a link loop (ELOOP), a file gone meanwhile, no permission
+                if image_name:
+                    _warn_skipped(entry.path, err.strerror or str(err))
     files.sort()
     dirs.sort()
     return files, dirs
+
+
+def _warn_skipped(path: str, reason: str) -> None:
+    warnings.warn(f"skipping {show_path(path)}: {reason}", BadImageWarning, stacklevel=4)
 
 
 def _folder_key(st: os.stat_result) -> tuple[int, int]:
