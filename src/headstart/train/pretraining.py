@@ -116,8 +116,11 @@ def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
 
     torch.manual_seed(cfg.seed)
     backbone = create_backbone(cfg.model, weights=cfg.weights, image_size=plan.image_size)
-    if cfg.activation_checkpointing and hasattr(backbone.module, "set_grad_checkpointing"):
-        backbone.module.set_grad_checkpointing(True)
+    if cfg.activation_checkpointing:
+        if not hasattr(backbone.module, "set_grad_checkpointing"):
+            raise HeadstartError(f"--activation-checkpointing: {cfg.model} has no checkpointing hook",
+                                 fix="use a timm or headstart model with it, or drop it and lower --batch-size")
+        backbone.module.set_grad_checkpointing(True)  # timm: each block's activations recomputed in backward
     if plan.channels_last:
         backbone = backbone.to(memory_format=torch.channels_last)
     method = method_class(cfg.method)(backbone, method_cfg, plan)
