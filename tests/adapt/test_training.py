@@ -58,3 +58,27 @@ def test_balance__sampler_draws_classes_equally_often(fmnist_train):
     labels = torch.cat([y for _ in range(20) for _, y in train])
     share = (labels == 1).float().mean().item()
     assert 0.4 < share < 0.6  # 10% of the images, half of the draws
+
+
+def test_recalibrate_norms__eval_features_match_training_features(fmnist_train):
+    """lp-ft fits its probe after AdaBN: eval-mode features then equal what training sees."""
+    from headstart.adapt.strategies.lp_ft import recalibrate_norms
+    from headstart.data.views.ops import to_float
+    from headstart.models import create_backbone
+
+    torch.manual_seed(0)
+    backbone = create_backbone("headstart/resnet-mini")
+    for m in backbone.modules():  # statistics of some other data
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(std=2.0)
+            m.running_var.uniform_(0.1, 5.0)
+    data = fmnist_train.subset(range(128))
+    x = to_float(data.images, 28)
+    with torch.no_grad():
+        train_mode = backbone.train()(x)
+        before = backbone.eval()(x)
+        recalibrate_norms(backbone, data, 28, batch_size=128)
+        after = backbone.eval()(x)
+    assert (before - train_mode).abs().mean() > 0.1
+    torch.testing.assert_close(after, train_mode, atol=0.02, rtol=0.02)
+    assert backbone.module.stem[1].momentum == 0.1  # restored

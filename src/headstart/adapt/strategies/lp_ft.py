@@ -27,7 +27,45 @@ class LPFT(Strategy):
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
         if not ctx.resumed:  # else the checkpoint holds the probed (and further trained) head
+            recalibrate_norms(model.backbone, ctx.train, ctx.image_size)
             self.probe_accuracy = init_head_from_probe(model, ctx)
+
+
+@torch.no_grad()
+def recalibrate_norms(backbone: torch.nn.Module, data, image_size: int, batch_size: int = 64) -> None:
+    """Re-estimate BatchNorm statistics on the labeled images (AdaBN, Li et al. 2016, arXiv:1603.04779).
+
+    Fine-tuning runs BatchNorm on batch statistics of the new data; a probe fitted on features
+    normalised by the old running statistics (e.g. ImageNet's) then meets other features and
+    sends large gradients into the backbone. With the statistics of the new data, the probe
+    sees what training will see.
+    """
+    from headstart.data.imageset import collate
+    from headstart.data.views.ops import to_float
+
+    norms = [m for m in backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = backbone.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    backbone.train()
+    try:
+        loader = torch.utils.data.DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=False,
+            collate_fn=collate,
+            drop_last=len(data) % batch_size == 1,
+        )  # BN needs 2+ samples
+        for images, _ in loader:
+            backbone(to_float(images, image_size))
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        backbone.train(was_training)
 
 
 def init_head_from_probe(model: Classifier, ctx: Context) -> float:
