@@ -41,6 +41,7 @@ FOLDER = ROOT / "bench" / "out" / "fmnist64"
 PEERS = ROOT / "bench" / ".peers-venv" / "bin"
 HS = Path(sys.executable).parent
 BATCH, STEPS, WARMUP = 128, 45, 3
+THREADS = 0  # --threads: OMP_NUM_THREADS for every run (0: each tool's default)
 
 HOOK = '''import importlib, importlib.util, os, sys, time
 _times = []
@@ -138,6 +139,8 @@ def run_once(cmd: list[str], out: Path) -> dict:
     steps_file = out / "steps.txt"
     env = {**os.environ, "PYTHONPATH": str(hook), "PEERS_STEPS": str(steps_file),
            "LIGHTLY_TRAIN_EVENTS_DISABLED": "1"}  # no telemetry thread (there is no internet here)
+    if THREADS:
+        env["OMP_NUM_THREADS"] = str(THREADS)  # torch's intra-op threads in every tool
     start = time.time()
     with open(out / "log.txt", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -366,7 +369,7 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def main() -> None:
-    global STEPS
+    global STEPS, THREADS
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--only", default="folder,memory,mini", help="scenarios, comma-separated")
@@ -375,9 +378,11 @@ def main() -> None:
     p.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)  # child: print the ceiling JSON
     p.add_argument("--lightly-loop", help=argparse.SUPPRESS)  # child, in the peers' venv
     p.add_argument("--steps", type=int, default=STEPS, help="steps per run (a multiple of 15: 2,000 // 128)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads for every tool (1: CPU time is then the work done, even on a busy machine)")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
-    STEPS = args.steps
+    STEPS, THREADS = args.steps, args.threads
     if args.lightly_loop:
         return lightly_loop(args.lightly_loop, args.out)
     if args.ceiling:
@@ -385,7 +390,8 @@ def main() -> None:
     if not (PEERS / "lightly-train").exists():
         sys.exit("bench/.peers-venv is missing: run `bash bench/peers_setup.sh` first")
     make_folder()
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()}", flush=True)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load {load}", flush=True)
     results = measure(args.only.split(","), args.reps, set(filter(None, args.tools.split(","))))
     ceil = None
     if not args.no_ceiling:
@@ -397,7 +403,9 @@ def main() -> None:
     report = summarize(results, ceil)
     print(f"\nload after: {os.getloadavg()}\n" + report)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps({"runs": results, "ceiling": ceil, "report": report}, indent=1))
+    name = "results-" + args.only.replace(",", "-") + (f"-threads{THREADS}" if THREADS else "") + ".json"
+    (OUT / name).write_text(json.dumps({"load_before": load, "load_after": os.getloadavg(), "runs": results,
+                                        "ceiling": ceil, "report": report}, indent=1))
 
 
 if __name__ == "__main__":
