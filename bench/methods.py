@@ -82,7 +82,8 @@ def lightly_module():
 
 def train_lightly(job: dict) -> dict:
     res = lightly_module().train(job["method"], job["model"], seconds=job["seconds"], batch_size=job["batch"], out=Path(job["out"]))
-    gaps = [b - a for a, b in zip(res["step_times"], res["step_times"][1:])][WARMUP:]
+    gaps = [b - a for a, b in zip(res["step_times"], res["step_times"][1:])]
+    gaps = gaps[WARMUP:] or gaps
     img_s = job["batch"] / statistics.median(gaps) if gaps else None
     return {"steps": res["steps"], "train_s": res["train_s"], "img_s": img_s, "weights": res["weights"]}
 

@@ -72,3 +72,19 @@ def train_on(method: Method, views: list[torch.Tensor], *, steps: int, lr: float
         opt.step()
         losses.append(loss.item())
     return losses
+
+
+def run_ranks(fn, tmp_path: Path, world: int = 2) -> list:
+    """Run `fn(rank)` in `world` CPU processes joined by a gloo process group; their return values."""
+    torch.multiprocessing.spawn(_rank_main, args=(fn, tmp_path, world), nprocs=world, join=True)
+    return [torch.load(tmp_path / f"rank{r}.pt") for r in range(world)]
+
+
+def _rank_main(rank: int, fn, tmp_path: Path, world: int) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=rank, world_size=world)
+    try:
+        torch.save(fn(rank), tmp_path / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

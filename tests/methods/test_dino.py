@@ -8,7 +8,7 @@ import math
 
 import torch
 from lightly.loss import DINOLoss
-from method_helpers import build, fashion_train, fixed_views
+from method_helpers import build, fashion_train, fixed_views, run_ranks
 
 from headstart.methods.dino.loss import StepCenteredDINOLoss
 
@@ -71,3 +71,18 @@ def test_vit_tiny__local_crops_go_through_the_vit():
     assert math.isfinite(loss.item()) and extra["teacher_temp"] == 0.04
     assert method.backbone.module.patch_embed.proj.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in method.teacher_head.parameters())
+
+
+def _center_on_rank(rank: int) -> torch.Tensor:
+    loss = StepCenteredDINOLoss(32, student_temp=0.1, center_momentum=0.9)
+    loss(outputs(rank, 2), outputs(10 + rank, 3), teacher_temp=0.04)  # each rank its own half of the batch
+    loss.step_center()
+    return loss.center
+
+
+def test_center__under_ddp_moves_by_the_mean_over_every_rank(tmp_path):
+    per_rank = run_ranks(_center_on_rank, tmp_path)
+    both = torch.cat([torch.stack(outputs(0, 2)), torch.stack(outputs(1, 2))], dim=1)  # (2 views, 16, 32)
+    expected = 0.1 * both.mean(dim=(0, 1))
+    for center in per_rank:
+        torch.testing.assert_close(center.view(-1), expected)

@@ -7,7 +7,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from method_helpers import build, fashion_train, fixed_views
+from method_helpers import build, fashion_train, fixed_views, run_ranks
 
 from headstart.methods.moco.queue import KeyQueue, info_nce
 
@@ -57,3 +57,19 @@ def test_info_nce__equals_the_closed_form_for_orthogonal_negatives():
     expected = math.log(1 + 4 * math.exp(-1 / t))  # -log(e^{1/T} / (e^{1/T} + K))
     assert abs(info_nce(q, k, queue, t).item() - expected) < 1e-6
     assert info_nce(q, eye[[1, 2, 3, 0]], queue, t).item() > 1.0  # wrong positives: a large loss
+
+
+def _enqueue_on_rank(rank: int) -> torch.Tensor:
+    torch.manual_seed(0)  # the same initial queue on every rank, as from one seed
+    queue = KeyQueue(size=16, dim=4)
+    queue.add(torch.full((2, 4), float(rank)))      # micro-batch 1 of this rank
+    queue.add(torch.full((1, 4), 10.0 + rank))      # micro-batch 2
+    assert queue.flush() == 6 and int(queue.ptr) == 6
+    return queue.keys[:6, 0]
+
+
+def test_queue__under_ddp_every_rank_enqueues_the_keys_of_all_ranks(tmp_path):
+    per_rank = run_ranks(_enqueue_on_rank, tmp_path)
+    expected = torch.tensor([0.0, 0.0, 10.0, 1.0, 1.0, 11.0])  # rank 0's keys, then rank 1's
+    for keys in per_rank:
+        assert torch.equal(keys, expected), keys
