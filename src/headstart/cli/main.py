@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"headstart {cmd.name}: error: {explained}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"headstart {cmd.name}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # its text, when there is one, says what was kept
+        print(f"headstart {cmd.name}: interrupted" + (f": {err}" if str(err) else ""), file=sys.stderr)
         return 130
     finally:
         warnings.showwarning = shown

@@ -157,8 +157,8 @@ def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir:
         build_trainer,
         check_checkpoint_fits,
         checkpoint_step,
-        peer_failures_explained,
         resolve_workers,
+        stops_explained,
     )
 
     workers = resolve_workers(cfg.num_workers, in_memory=data.images is not None)
@@ -176,7 +176,7 @@ def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir:
                             use_distributed_sampler=False)
     if is_rank_zero() and not cfg.resume:  # only now: a run refused during set-up leaves no folder behind
         save_config(rundir, to_yaml(cfg))
-    with peer_failures_explained(rundir, trainer):
+    with stops_explained(rundir, trainer):
         trainer.fit(method, loader, ckpt_path=ckpt)
 
 

@@ -167,23 +167,37 @@ def check_checkpoint_fits(path, module: torch.nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def peer_failures_explained(run: RunDir, trainer: L.Trainer) -> Iterator[None]:
-    """A training process of a ddp/fsdp run that died (or hung past --ddp-timeout) makes the
-    others fail inside a collective; say so in one line, with the checkpoint to resume from."""
+def stops_explained(run: RunDir, trainer: L.Trainer) -> Iterator[None]:
+    """`trainer.fit` stopped early, said in one line with the checkpoint to resume from:
+
+    - Ctrl-C: Lightning stops gracefully and calls `exit(1)`; it becomes a KeyboardInterrupt;
+    - a ddp/fsdp process that died (or hung past --ddp-timeout) makes the others fail inside a
+      collective: a HeadstartError.
+    """
     try:
         yield
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        kept, fix = _kept(run)
+        raise KeyboardInterrupt(f"{kept} — {fix}") from None
     except RuntimeError as err:
         if trainer.world_size <= 1 or not _peer_failure(err):
             raise
-        step = checkpoint_step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
         reason = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(err).split())).split(". ")[0][:160]  # drop file:line
-        kept, fix = (f"{run.last_checkpoint} (step {step}) is kept", "run the same command with --resume to continue")
-        if step is None:
-            kept, fix = "no checkpoint was written yet", "run the same command with --overwrite to start again"
+        kept, fix = _kept(run)
         if "timed out" in reason.lower():
             fix += " (if the processes are only slow, raise --ddp-timeout)"
         raise HeadstartError(f"training stopped: another training process died or stopped answering ({reason}); "
                              f"{kept}", fix=fix) from None
+
+
+def _kept(run: RunDir) -> tuple[str, str]:
+    """What a stopped run keeps, and how to go on."""
+    step = checkpoint_step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
+    if step is None:
+        return "no checkpoint was written yet", "run the same command with --overwrite to start again"
+    return f"{run.last_checkpoint} (step {step}) is kept", "run the same command with --resume to continue"
 
 
 def _peer_failure(err: RuntimeError) -> bool:
