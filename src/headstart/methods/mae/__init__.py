@@ -101,7 +101,8 @@ class MAE(Method):
         save_png(image_grid(rows), path)
 
     def figure_rows(self, x: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
-        """[original, masked input, reconstruction with visible patches pasted back], each (B, C, S, S) in [0, 1]."""
+        """[original, masked input, reconstruction with the visible patches pasted back],
+        each (B, C, S, S) in [0, 1]."""
         pred, target, mask, grid = self.reconstruct(x, gen)
         if self.cfg.norm_pix_loss:  # undo the per-patch normalisation with the true patch statistics
             mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)

@@ -16,7 +16,7 @@ from headstart.io import atomic_write
 
 
 def image_grid(rows: list[torch.Tensor], *, cell: int = 96, pad: int = 2) -> torch.Tensor:
-    """Rows of float images (B, C, S, S) in [0, 1] -> one uint8 (H, W, 3) grid, cells upscaled to `cell` px."""
+    """Rows of float images (B, C, S, S) in [0, 1] -> one uint8 (H, W, 3) grid, cells scaled to `cell` px."""
     b = rows[0].shape[0]
     grid = torch.ones(len(rows) * (cell + pad) + pad, b * (cell + pad) + pad, 3)  # white background
     for r, imgs in enumerate(rows):

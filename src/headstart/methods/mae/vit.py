@@ -13,7 +13,7 @@ from torch import nn
 from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone
 
-VIT_MODELS = "headstart/vit-tiny, or a timm ViT such as timm/vit_small_patch16_224 or timm/deit_tiny_patch16_224"
+VIT_MODELS = "headstart/vit-tiny, or a timm ViT (timm/vit_small_patch16_224, timm/deit_tiny_patch16_224)"
 
 
 def check_vit(backbone: Backbone, method: str) -> nn.Module:
