@@ -122,7 +122,10 @@ def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
                                  fix="use a timm or headstart model with it, or drop it and lower --batch-size")
         backbone.module.set_grad_checkpointing(True)  # timm: each block's activations recomputed in backward
     if plan.channels_last:
-        backbone = backbone.to(memory_format=torch.channels_last)
+        from headstart.train.memory_format import channels_last
+
+        on_cpu = cfg.accelerator == "cpu" or cfg.accelerator == "auto" and not torch.cuda.is_available()
+        channels_last(backbone, plan.image_size, cpu=on_cpu)
     method = method_class(cfg.method)(backbone, method_cfg, plan)
     if cfg.compile == "on" or (cfg.compile == "auto" and torch.cuda.is_available()):
         method.backbone.module.compile()
