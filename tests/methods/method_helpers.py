@@ -46,14 +46,14 @@ def fixed_views(method: Method, images: torch.Tensor, seed: int = 0) -> list[tor
 
 
 def fit(method: Method, data: ImageSet, out: Path, *, steps: int, batch_size: int, accumulate: int,
-        callbacks: list[Callback] = ()) -> None:
+        callbacks: list[Callback] = (), precision: str = "32") -> None:
     """Train on `data` in order for `steps` optimizer steps."""
     opts = TrainerOptions(accumulate_grad_batches=accumulate, progress=False)
     run = open_run(out, "pretrain", resume=False, overwrite=False)
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=collate)
     try:
         trainer = build_trainer(opts, run, max_steps=steps, callbacks=list(callbacks),
-                                precision="32")
+                                precision=precision)
         trainer.fit(method, loader)
     finally:
         run.release()

@@ -8,7 +8,7 @@ import math
 
 import torch
 from lightly.loss import DINOLoss
-from method_helpers import build, fashion_train, fixed_views, run_ranks
+from method_helpers import build, fashion_train, fit, fixed_views, run_ranks
 
 from headstart.methods.dino.loss import StepCenteredDINOLoss
 
@@ -86,3 +86,22 @@ def test_center__under_ddp_moves_by_the_mean_over_every_rank(tmp_path):
     expected = 0.1 * both.mean(dim=(0, 1))
     for center in per_rank:
         torch.testing.assert_close(center.view(-1), expected)
+
+
+def test_training__bf16_with_the_fused_optimizer_clips_the_gradient_norm(tmp_path):
+    method = build("dino", batch_size=16, clip_grad=0.5, n_local=2)
+    before, after, clip = [], [], method.configure_gradient_clipping
+
+    def norm(optimizer) -> float:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+
+    def clip_and_measure(optimizer, **kwargs):
+        before.append(norm(optimizer))
+        clip(optimizer, **kwargs)
+        after.append(norm(optimizer))
+
+    method.configure_gradient_clipping = clip_and_measure
+    fit(method, fashion_train(32), tmp_path / "run", steps=2, batch_size=16, accumulate=1, precision="bf16-mixed")
+    assert len(after) == 2 and max(before) > 0.5, before  # there was something to clip
+    assert all(n <= 0.5 + 1e-4 for n in after), after

@@ -87,8 +87,14 @@ class DINO(Method):
 
     def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
-        if self.cfg.clip_grad > 0:
-            self.clip_gradients(optimizer, gradient_clip_val=self.cfg.clip_grad, gradient_clip_algorithm="norm")
+        """The paper's clipping, by hand: Lightning's `clip_gradients` refuses fused optimizers under AMP."""
+        if self.cfg.clip_grad <= 0:
+            return
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            scaler.unscale_(optimizer)  # fp16 + fused: still scaled here (step() would unscale); clip true grads
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad)
 
     def after_optimizer_step(self) -> None:
         m = at(self.momentum, self.global_step)
