@@ -15,7 +15,7 @@ def study_run(tmp_path_factory, fmnist_folder, fmnist_test, folder_writer):
 
     test_folder = folder_writer(tmp_path_factory.mktemp("fm-test"), fmnist_test, 40, [0, 1, 7, 9])
     out = tmp_path_factory.mktemp("study") / "s"
-    result = headstart.eval.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"],
+    result = headstart.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"],
                              seeds=2, strategies=["linear"], pretrain_steps=4, finetune_steps=6, batch_size=32,
                              finetune_args={"batch_size": 16}, out=out, progress=False,
                              pretrain_args={"monitor": False})
@@ -43,7 +43,7 @@ def test_study__resume_reuses_finished_cells(study_run, fmnist_folder):
     before = {p.name: p.stat().st_mtime_ns for p in cells.iterdir()}
     redo = sorted(before)[0]
     (cells / redo).unlink()                                     # as if interrupted before this cell
-    headstart.eval.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"], seeds=2,
+    headstart.study(data=str(fmnist_folder), test=str(test_folder), budgets=["5/class", "20/class"], seeds=2,
                     strategies=["linear"], finetune_steps=6, finetune_args={"batch_size": 16}, out=result.run,
                     resume=True, progress=False)
     after = {p.name: p.stat().st_mtime_ns for p in cells.iterdir()}

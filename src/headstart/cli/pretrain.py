@@ -6,7 +6,7 @@ COMMAND = Command("pretrain", PretrainConfig, "headstart.cli.pretrain:main",
 
 
 def main(cfg: PretrainConfig) -> None:
-    from headstart.train.pretrain import run
+    from headstart.train.pretraining import run
 
     result = run(cfg)
     knn = f", kNN accuracy {result.knn:.1%}" if result.knn is not None else ""
