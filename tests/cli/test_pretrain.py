@@ -80,6 +80,26 @@ def test_export__torchvision_loads_into_plain_model(tmp_path, fmnist_folder):
         assert torch.allclose(plain.eval()(ours.prepare(x)), ours(x), atol=1e-5)
 
 
+def test_export__finetuned_torchvision_run_keeps_its_fc_head(tmp_path, fmnist_folder):
+    import torchvision
+
+    from headstart.adapt.head import load_classifier
+
+    pre, ft = tmp_path / "r18", tmp_path / "r18-ft"
+    headstart.pretrain(data=str(fmnist_folder), model="torchvision/resnet18", steps=1, batch_size=16,
+                       image_size=32, out=pre, progress=False, monitor=False)
+    headstart.finetune(from_=str(pre), data=str(fmnist_folder), per_class=4, strategy="full", steps=2,
+                       batch_size=8, test_split=False, out=ft, progress=False)
+    assert main(["export", "--run", str(ft), "--format", "torchvision", "--out", str(tmp_path / "ft.pt")]) == 0
+    state = torch.load(tmp_path / "ft.pt")
+    plain = torchvision.models.resnet18(num_classes=state["fc.weight"].shape[0])
+    plain.load_state_dict(state)  # strict: backbone and the fine-tuned fc, no headstart involved
+    ours, _ = load_classifier(ft)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(plain.eval()(ours.backbone.prepare(x)), ours.eval()(x), atol=1e-4)
+
+
 def test_embed__npy_and_index(pretrained_run, fmnist_folder, tmp_path):
     assert main(["embed", "--run", str(pretrained_run), "--data", str(fmnist_folder), "--out", str(tmp_path / "e"),
                  "--no-progress"]) == 0

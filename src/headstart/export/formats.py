@@ -62,13 +62,16 @@ def plain_state_dict(backbone, head: dict[str, torch.Tensor]) -> dict[str, torch
 
 
 def _head_tensors(run: Path) -> dict[str, torch.Tensor]:
+    """The fine-tuned classifier's weight and bias (named by the file's `head` metadata), or {}."""
     model_file = run / "exported" / "model.safetensors"
     if not model_file.is_file():
         return {}
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
-    tensors = load_file(str(model_file))
-    return {k.split(".")[-1]: v for k, v in tensors.items() if k.startswith("head.")}
+    with safe_open(str(model_file), framework="pt") as f:
+        name = (f.metadata() or {}).get("head", "head")
+        return {part: f.get_tensor(f"{name}.{part}") for part in ("weight", "bias")
+                if f"{name}.{part}" in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
 
 
 def export_onnx(backbone, out: Path) -> None:
