@@ -31,6 +31,11 @@ def test_study__cells_answer_and_figures(study_run):
         assert [p["labels"] for p in pts] == [20, 80]                   # 5 and 20 per class, 4 classes
         assert all(0.0 <= v <= 1.0 for p in pts for v in p["values"]) and all(len(p["values"]) == 2 for p in pts)
     assert results["answer"] == result.answer and result.answer.startswith("pretraining")
+    frozen = results["frozen_knn"]                                     # 320-image pool bank, 160 test queries
+    assert (frozen["bank"], frozen["queries"]) == (320, 160)
+    assert frozen["pixels"] > 0.85                                     # 4 well-separated classes, real images
+    assert all(0.25 <= frozen[k] <= 1.0 for k in ("pretrained", "random"))
+    assert "Frozen features before fine-tuning" in (result.run / "report.html").read_text()
     for name in ("label_efficiency", "pretraining", "confusion", "embeddings"):
         assert (result.run / "plots" / f"{name}.png").stat().st_size > 5_000, name
 

@@ -9,5 +9,5 @@ def main(cfg: PretrainConfig) -> None:
     from headstart.train.pretraining import run
 
     result = run(cfg)
-    knn = f", kNN accuracy {result.knn:.1%}" if result.knn is not None else ""
+    knn = f", monitor kNN {result.knn:.1%} (10k-image bank; headstart evaluate uses all)" if result.knn is not None else ""
     print(f"pretrained {result.steps} steps in {result.seconds:.0f} s{knn} -> {result.run}")

@@ -34,6 +34,13 @@ class StudyConfig(RunOptions):
     batch_size: int = Field(256, ge=2, description="pretraining batch size")
 
 
+def test_spec(cfg: StudyConfig) -> str | None:
+    """The labeled test set: --test, else the named set's test split (fashion-mnist -> fashion-mnist:test)."""
+    if cfg.test:
+        return cfg.test
+    return f"{cfg.data}:test" if ":" not in cfg.data and not Path(cfg.data).exists() else None
+
+
 class DemoConfig(Config):
     """`headstart demo`: the study on Fashion-MNIST, sized to finish in about 15 minutes on 2 CPU cores."""
 

@@ -10,6 +10,7 @@ import torch
 from headstart.eval.study.config import DemoConfig, StudyConfig
 
 MODEL, METHOD, BATCH = "headstart/resnet-mini", "simclr", 256
+VIEWS = "light"  # measured on Fashion-MNIST: +1.2 kNN points over the paper views at 600 steps (recipes.light)
 FT_BATCH = 64
 BUDGETS = ["10/class", "1%", "10%"]
 SEEDS, STRATEGIES = 2, ["linear", "lp-ft"]
@@ -58,7 +59,8 @@ def run(cfg: DemoConfig):
     study = StudyConfig(
         data="fashion-mnist", test="fashion-mnist:test", model=MODEL, method=METHOD, budgets=BUDGETS, seeds=SEEDS,
         strategies=STRATEGIES, pretrain_steps=sizes["pretrain_steps"], finetune_steps=sizes["finetune_steps"],
-        batch_size=BATCH, finetune_args={"batch_size": FT_BATCH}, out=cfg.out, seed=cfg.seed,
+        batch_size=BATCH, finetune_args={"batch_size": FT_BATCH}, pretrain_args={"method_args": {"views": VIEWS}},
+        out=cfg.out, seed=cfg.seed,
         resume=cfg.resume and (cfg.out / "config.yaml").is_file() and not cfg.overwrite, overwrite=cfg.overwrite,
         progress=cfg.progress)
     return run_study(study)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from headstart.io import write_text
 from headstart.report import html, plots
-from headstart.eval.study.config import StudyConfig
+from headstart.eval.study.config import StudyConfig, test_spec
 
 
 def write_report(out: Path, cfg: StudyConfig, results: dict[str, Any], pretrained: Path) -> Path:
@@ -28,6 +29,7 @@ def write_report(out: Path, cfg: StudyConfig, results: dict[str, Any], pretraine
     figures += _embedding_figure(cfg, pretrained, pdir)
     sections = [("Accuracy by label budget", _curve_table(curves)),
                 ("Label savings", _savings_table(results.get("savings", []))),
+                ("Frozen features before fine-tuning", _frozen_table(results.get("frozen_knn"))),
                 ("Runs", _runs_table(results, pretrained))]
     page = html.render(title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}",
                        answer=results["answer"], sections=sections, figures=figures,
@@ -66,10 +68,10 @@ def _embedding_figure(cfg: StudyConfig, pretrained: Path, pdir: Path) -> list[tu
     from headstart.eval.features import extract_features
     from headstart.models import load_run_backbone, run_image_size
 
-    test_spec = cfg.test or (f"{cfg.data}:test" if ":" not in cfg.data and not Path(cfg.data).exists() else None)
-    if test_spec is None:
+    spec = test_spec(cfg)
+    if spec is None:
         return []
-    data = open_data(test_spec)
+    data = open_data(spec)
     if not data.has_labels:
         return []
     idx = np.random.default_rng(0).choice(len(data), size=min(2000, len(data)), replace=False)
@@ -93,6 +95,17 @@ def _savings_table(rows: list[dict[str, Any]]) -> str:
              f"{'>' if r['relation'] == '>' else ''}{r['scratch_labels_needed']:,}", f"{r['factor']:.1f}x"] for r in rows]
     return html.table(["budget", "labels", "best pretrained", "accuracy", "scratch accuracy",
                        "scratch labels to match", "savings"], body)
+
+
+def _frozen_table(frozen: dict[str, Any] | None) -> str:
+    if not frozen:
+        return "<p>No labeled pool and test split with the same classes: nothing to compare.</p>"
+    rows = [["pretrained backbone", f"{frozen['pretrained']:.2%}"],
+            ["same architecture, random weights", f"{frozen['random']:.2%}"],
+            ["raw pixels", f"{frozen['pixels']:.2%}"]]
+    caption = (f"kNN accuracy on {frozen['queries']:,} test images, bank: {frozen['bank']:,} labeled images, "
+               f"k={frozen['k']}, cosine similarity, votes weighted exp(sim/0.07). No training on labels.")
+    return f"<p>{escape(caption)}</p>" + html.table(["features", "kNN accuracy"], rows)
 
 
 def _runs_table(results: dict[str, Any], pretrained: Path) -> str:

@@ -14,6 +14,7 @@ from headstart.io import write_json
 from headstart.eval.study.answer import curves, one_line, savings
 from headstart.eval.study.cells import Cell, plan_cells, run_cell
 from headstart.eval.study.config import StudyConfig
+from headstart.eval.study.frozen import frozen_knn
 from headstart.train.run import RunDir, open_run, save_config
 
 
@@ -36,15 +37,18 @@ def run(cfg: StudyConfig) -> StudyResult:
         all_curves = curves(records)
         rows = savings(all_curves)
         answer = one_line(rows)
+        _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
+        frozen = frozen_knn(cfg, pretrained, rundir.path / "frozen_knn.json")
         results = {"answer": answer, "curves": all_curves, "savings": rows, "cells": records,
-                   "pretrain_run": str(pretrained), "seconds": round(time.perf_counter() - start, 1)}
+                   "frozen_knn": frozen, "pretrain_run": str(pretrained),
+                   "seconds": round(time.perf_counter() - start, 1)}
         if cfg.baseline_weights:
             results["savings_baseline"] = savings(all_curves, start="baseline")
         write_json(rundir.path / "results.json", results)
         from headstart.eval.study.report import write_report
 
         write_report(rundir.path, cfg, results, pretrained)
-        print_summary(answer, all_curves, rundir.path)
+        print_summary(answer, all_curves, frozen, rundir.path)
         return StudyResult(rundir.path, answer, all_curves, time.perf_counter() - start)
     finally:
         rundir.release()
@@ -110,7 +114,8 @@ def _stage(text: str) -> None:
     Console(stderr=True).rule(f"[bold]{text}")
 
 
-def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], out: Path) -> None:
+def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], frozen: dict[str, Any] | None,
+                  out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -124,5 +129,9 @@ def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], out:
         table.add_row(name, *[f"{by[b]['mean']:.1%} ± {by[b]['ci']:.1%}" if b in by else "" for b, _ in budgets])
     console = Console()
     console.print(table)
+    if frozen:
+        console.print(f"frozen features, kNN (k={frozen['k']}, {frozen['bank']:,}-image labeled bank): pretrained "
+                      f"{frozen['pretrained']:.1%} | same net, random weights {frozen['random']:.1%} | raw pixels "
+                      f"{frozen['pixels']:.1%}")
     console.print(f"[bold]{answer}[/]")
     console.print(f"report: {out / 'report.html'}")
