@@ -44,7 +44,7 @@ def test_evaluate__finetuned_run_accuracy_per_class_confusion(finetuned_run, ft_
 def test_finetuned_run__exports_plain_weights_and_classes(finetuned_run):
     model = load_file(str(finetuned_run / "exported" / "model.safetensors"))
     backbone = load_file(str(finetuned_run / "exported" / "backbone.safetensors"))
-    assert model["head.weight"].shape == (4, 256)
+    assert model["head.weight"].shape == (4, 1024)
     assert backbone.keys() == model.keys() - {"head.weight", "head.bias"}
     classifier, size = load_classifier(finetuned_run)
     assert size == 32  # the pretraining run's side: image folders are read at >= 32 px

@@ -105,7 +105,7 @@ def test_embed__npy_and_index(pretrained_run, fmnist_folder, tmp_path):
                  "--no-progress"]) == 0
     emb = np.load(tmp_path / "e" / "embeddings.npy")
     rows = list(csv.DictReader((tmp_path / "e" / "index.csv").open()))
-    assert emb.shape == (320, 256) and len(rows) == 320
+    assert emb.shape == (320, 1024) and len(rows) == 320
     assert {r["label"] for r in rows} == {"T-shirt-top", "Trouser", "Sneaker", "Ankle boot"}
     assert np.isfinite(emb).all() and emb.std(0).mean() > 0
 

@@ -37,7 +37,7 @@ def test_embed__each_bad_input_case(case, tmp_path, fmnist_test, pretrained_run,
     assert res.code == 0 and "Traceback" not in res.err, res.err
     rows = index_rows(tmp_path / "emb")
     assert len(rows) == GOOD + kept
-    assert np.load(tmp_path / "emb" / "embeddings.npy").shape == (GOOD + kept, 256)
+    assert np.load(tmp_path / "emb" / "embeddings.npy").shape == (GOOD + kept, 1024)
     if outcome == "skipped":
         assert len(res.warnings) == 1, res.err
         assert show_path(folder / named) in res.warnings[0] and res.warnings[0].startswith("headstart embed: warning:")

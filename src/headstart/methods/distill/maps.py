@@ -23,7 +23,7 @@ def num_prefix_tokens(backbone: Backbone) -> int:
 def pooled(backbone: Backbone, feats: torch.Tensor) -> torch.Tensor:
     """The global embedding (B, D) that `backbone(x)` returns, from `feats = backbone.forward_features(x)`."""
     module = getattr(backbone.module, "_orig_mod", backbone.module)
-    if hasattr(module, "forward_head"):  # timm: pooling, fc_norm, (identity) head
+    if hasattr(module, "forward_head"):  # timm and built-ins: pooling, (fc_norm, identity head)
         return module.forward_head(feats)
     if feats.ndim == 4:  # built-in and torchvision CNNs: global average pool
         return feats.mean((2, 3))
