@@ -100,6 +100,19 @@ def test_export__finetuned_torchvision_run_keeps_its_fc_head(tmp_path, fmnist_fo
         assert torch.allclose(plain.eval()(ours.backbone.prepare(x)), ours.eval()(x), atol=1e-4)
 
 
+def test_export__onnx_matches_the_backbone_at_any_input_size(pretrained_run, tmp_path):
+    import onnxruntime as ort
+
+    assert main(["export", "--run", str(pretrained_run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    ours = headstart.models.load_run_backbone(pretrained_run).eval()
+    for side in (28, 37, 64):  # the 2x2 grid pooling must follow the input size (37: overlapping cells)
+        x = torch.rand(3, 3, side, side)
+        (got,) = session.run(None, {"images": x.numpy()})
+        with torch.no_grad():
+            assert np.abs(got - ours(x).numpy()).max() < 1e-4, side
+
+
 def test_embed__npy_and_index(pretrained_run, fmnist_folder, tmp_path):
     assert main(["embed", "--run", str(pretrained_run), "--data", str(fmnist_folder), "--out", str(tmp_path / "e"),
                  "--no-progress"]) == 0

@@ -60,12 +60,24 @@ class ResNetMini(nn.Module):
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) map -> (B, C * grid^2) features (timm's name for the pooling step)."""
-        if self.grid == 1:
-            return feats.mean((2, 3))
-        return nn.functional.adaptive_avg_pool2d(feats, self.grid).flatten(1)
+        return grid_pool(feats, self.grid)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def grid_pool(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """`adaptive_avg_pool2d(x, grid).flatten(1)` written with slices, so ONNX export keeps any input size.
+
+    Cell (i, j) averages rows [i*h // g, ceil((i+1)*h / g)) and the same for columns, as PyTorch's
+    adaptive pooling does (cells overlap when h is not a multiple of g). (B, C, h, w) -> (B, C * g * g).
+    """
+    if grid == 1:
+        return x.mean((2, 3))
+    h, w = x.shape[-2:]
+    rows = [x[:, :, (i * h) // grid:((i + 1) * h + grid - 1) // grid] for i in range(grid)]
+    cells = [r[..., (j * w) // grid:((j + 1) * w + grid - 1) // grid].mean((2, 3)) for r in rows for j in range(grid)]
+    return torch.stack(cells, dim=2).flatten(1)
 
 
 def resnet_mini(**kw) -> Backbone:
