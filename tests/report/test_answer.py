@@ -58,3 +58,28 @@ def test_budgets_and_cells():
     cells = plan_cells(["scratch", "pretrained"], ["linear", "lp-ft"], ["1%"], [0, 1])
     assert len(cells) == 6 and {c.strategy for c in cells if c.start == "scratch"} == {"full"}
     assert len({c.id for c in cells}) == 6
+
+
+def test_one_line__warns_when_scratch_gets_worse_with_more_labels():
+    # the first demo's shape: scratch 65/78.5/78.3% (cut off at 6,000 labels), pretrained above it
+    table = {"scratch": [0.65, 0.785, 0.783], "pretrained": [0.685, 0.789, 0.847]}
+    recs = [r | {"accuracy": table[r["start"]][["10/class", "1%", "10%"].index(r["budget"])] + (r["seed"] - 1) / 100}
+            for r in _records()]
+    line = one_line(savings(curves(recs)))
+    assert "from scratch lost accuracy with more labels (at 10%)" in line and "--finetune-steps" in line
+    assert "lost accuracy" not in one_line(savings(curves(_records())))
+
+
+def test_demo_plan__bigger_budgets_get_more_steps_and_the_total_fits(monkeypatch):
+    from headstart.eval.study import demo_plan
+
+    monkeypatch.setattr(demo_plan, "seconds_per_view", lambda: 0.6e-3)   # this machine, quiet, resnet-mini
+    sizes = demo_plan.plan(12)
+    steps = sizes["finetune_steps"]
+    assert list(steps) == demo_plan.BUDGETS and steps["10/class"] < steps["1%"] < steps["10%"]
+    assert steps["10%"] / steps["1%"] == pytest.approx(10 ** 0.5, rel=0.02)
+    pretrain_s = sizes["pretrain_steps"] * 0.6e-3 * demo_plan.BATCH * 2
+    step_s = 0.6e-3 * demo_plan.FT_BATCH * 1.3
+    cells_s = demo_plan.SEEDS * sum(n * step_s * (2 + demo_plan.LINEAR_STEP_COST) for n in steps.values())
+    overhead_s = len(demo_plan.BUDGETS) * demo_plan.SEEDS * 3 * demo_plan.CELL_OVERHEAD_S
+    assert pretrain_s + cells_s + overhead_s == pytest.approx(12 * 60, rel=0.02)

@@ -20,6 +20,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from headstart.errors import HeadstartError
 from headstart.io import atomic_open
 from headstart.train.config import TrainerOptions
+from headstart.train.progress import StepProgressBar
 from headstart.train.run import RunDir
 
 
@@ -122,7 +123,7 @@ def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callback
         "max_steps": max_steps,
         "max_epochs": -1,
         "accumulate_grad_batches": opts.accumulate_grad_batches,
-        "callbacks": [ckpt, *callbacks],
+        "callbacks": [ckpt, *callbacks, *([StepProgressBar()] if opts.progress else [])],
         "logger": _loggers(opts, run, resume_step),
         "plugins": [AtomicCheckpointIO()] if strategy != "fsdp" else None,
         "enable_progress_bar": opts.progress,

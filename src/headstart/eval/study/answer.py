@@ -50,6 +50,7 @@ def savings(all_curves: dict[str, list[dict[str, Any]]], start: str = "pretraine
     ours = {k: v for k, v in all_curves.items() if k.startswith(f"{start}/")}
     if not scratch or not ours:
         return []
+    falls = [q["budget"] for p, q in zip(scratch, scratch[1:]) if q["mean"] < p["mean"]]
     rows = []
     for budget in [p["budget"] for p in scratch]:
         best = max((p | {"curve": k} for k, v in ours.items() for p in v if p["budget"] == budget),
@@ -61,7 +62,7 @@ def savings(all_curves: dict[str, list[dict[str, Any]]], start: str = "pretraine
         rows.append({"budget": budget, "labels": best["labels"], "curve": best["curve"], "mean": best["mean"],
                      "ci": best["ci"], "scratch_mean": base["mean"], "scratch_ci": base["ci"],
                      "scratch_labels_needed": round(needed), "relation": rel,
-                     "factor": needed / max(1, best["labels"])})
+                     "factor": needed / max(1, best["labels"]), "scratch_falls": falls})
     return rows
 
 
@@ -75,6 +76,10 @@ def one_line(rows: list[dict[str, Any]]) -> str:
         return (f"pretraining did not beat training from scratch here: best gain {gain:+.1f} points "
                 f"at {r['labels']:,} labels ({r['mean']:.1%} vs {r['scratch_mean']:.1%})")
     more = "more than " if r["relation"] == ">" else ""
+    caveat = ""
+    if r.get("scratch_falls"):
+        caveat = (f"; but from scratch lost accuracy with more labels (at {', '.join(r['scratch_falls'])}), so its "
+                  "cells look undertrained: give them more --finetune-steps before trusting the saving")
     return (f"pretraining saves {more}{r['factor']:.1f}x labels: with {r['labels']:,} labels it matches "
             f"from-scratch with {more}{r['scratch_labels_needed']:,} ({r['curve']}: {r['mean']:.1%} ± {r['ci']:.1%} "
-            f"vs scratch {r['scratch_mean']:.1%} ± {r['scratch_ci']:.1%} at the same budget, {gain:+.1f} points)")
+            f"vs scratch {r['scratch_mean']:.1%} ± {r['scratch_ci']:.1%} at the same budget, {gain:+.1f} points){caveat}")

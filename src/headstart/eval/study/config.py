@@ -29,6 +29,8 @@ class StudyConfig(RunOptions):
     pretrain_steps: int | None = Field(None, ge=1, description="pretraining steps (default: the pretrain default)")
     pretrain_args: dict[str, Any] = Field({}, description="more pretrain options, KEY=VALUE")
     finetune_steps: int | None = Field(None, ge=1, description="fine-tuning steps per cell (default: auto)")
+    finetune_steps_by_budget: dict[str, int] = Field({}, description="fine-tuning steps per cell of a budget, "
+                                                     "BUDGET=STEPS (e.g. 10%=600); others: --finetune-steps")
     finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
     image_size: int | str = Field("auto", description="input side (auto: the data's)")
     batch_size: int = Field(256, ge=2, description="pretraining batch size")

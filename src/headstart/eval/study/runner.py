@@ -80,8 +80,9 @@ def pretrain_stage(cfg: StudyConfig, rundir: RunDir) -> Path:
     return out
 
 
-def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path) -> dict[str, Any]:
-    common = {"data": cfg.labeled or cfg.data, "steps": cfg.finetune_steps, **cfg.finetune_args}
+def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str | None = None) -> dict[str, Any]:
+    steps = cfg.finetune_steps_by_budget.get(budget, cfg.finetune_steps) if budget else cfg.finetune_steps
+    common = {"data": cfg.labeled or cfg.data, "steps": steps, **cfg.finetune_args}
     if cfg.test:
         common["test_data"] = cfg.test
     if cfg.image_size != "auto":
@@ -103,7 +104,7 @@ def run_cells(cfg: StudyConfig, rundir: RunDir, cells: list[Cell], pretrained: P
         task = progress.add_task("", total=len(cells))
         for cell in cells:
             progress.update(task, description=f"{cell.start}/{cell.strategy} · {cell.budget} · seed {cell.seed}")
-            records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained)))
+            records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained, cell.budget)))
             progress.advance(task)
     return records
 
