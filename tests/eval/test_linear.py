@@ -96,3 +96,22 @@ def test_linear_probe__fashion_mnist_all_labels(pixels):
     tr, va = perm[:50000], perm[50000:]
     result = linear_probe(train_x[tr], train_y[tr], train_x[va], train_y[va], test_x, test_y, num_classes=10)
     assert result.test_accuracy == pytest.approx(0.845, abs=0.01)
+
+
+def test_linear_probe__small_val_chooses_by_loss_and_does_no_worse(pixels, monkeypatch):
+    """60 validation images: the L2 with the lowest validation loss is kept; over seeds, test accuracy
+    is at least that of choosing by validation accuracy (which moves in 1.7-point steps here)."""
+    import headstart.eval.linear as lin
+
+    train_x, train_y, test_x, test_y = pixels
+    by_loss, by_acc = [], []
+    for seed in range(4):
+        tr, va = few_labels(train_y.numpy(), 54, 6, seed=seed)
+        args = (train_x[tr], train_y[tr], train_x[va], train_y[va], test_x[:5000], test_y[:5000])
+        r = linear_probe(*args, num_classes=10)
+        assert r.weight_decay == min(r.val_losses, key=r.val_losses.get)
+        by_loss.append(r.test_accuracy)
+        monkeypatch.setattr(lin, "LOSS_SELECT_BELOW", 0)
+        by_acc.append(linear_probe(*args, num_classes=10).test_accuracy)
+        monkeypatch.undo()
+    assert np.mean(by_loss) >= np.mean(by_acc) - 0.002, (by_loss, by_acc)

@@ -7,6 +7,12 @@ is walked from strong to weak regularisation, each fit warm-started from the pre
 so 30 L-BFGS steps per grid point reach the accuracy of a converged fit within ~0.1 point
 (Fashion-MNIST pixels: 84.44% vs 84.51% with 50k labels).
 
+With a small validation split (under `LOSS_SELECT_BELOW` images, where one image moves the
+accuracy by more than 0.1 point) the L2 strength is chosen by validation cross-entropy, which
+every image moves a little, instead of accuracy, which moves in steps. Measured on Fashion-MNIST
+(SimCLR resnet-mini features, 540 train / 60 val labels, 8 seeds): test accuracy 82.39 +- 0.67%
+choosing by loss, 81.97 +- 0.64% by accuracy, 82.42% for the best L2 in hindsight.
+
 The returned `nn.Linear` has the standardisation folded into its weights: it applies to raw
 features, `logits = linear(feats)`.
 """
@@ -24,6 +30,7 @@ from headstart.errors import HeadstartError
 
 # L2 strength on the mean cross-entropy; sklearn's C is 1 / (wd * N_train).
 WEIGHT_DECAYS = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+LOSS_SELECT_BELOW = 1000  # validation images; below: choose the L2 strength by validation loss
 
 
 @dataclass
@@ -35,6 +42,7 @@ class LinearProbeResult:
     val_accuracy: float
     test_accuracy: float | None = None
     val_accuracies: dict[float, float] = field(default_factory=dict)  # the whole sweep
+    val_losses: dict[float, float] = field(default_factory=dict)
 
 
 def linear_probe(
@@ -57,6 +65,7 @@ def linear_probe(
         test_feats, test_labels: optional held-out split, scored once with the chosen probe.
         num_classes: number of classes K.
         weight_decays: L2 strengths to try (on the mean loss); ties go to the stronger one.
+            Chosen by validation accuracy, or by validation loss below `LOSS_SELECT_BELOW` images.
         max_iter: L-BFGS iterations per grid point.
 
     Returns:
@@ -73,27 +82,31 @@ def linear_probe(
     mean, std = _moments(x)
     x, val = (x - mean) / std, (val_feats.to(x.device).float() - mean) / std  # standardised
     y, val_y = train_labels.to(x.device).long(), val_labels.to(x.device).long()
-    val_acc, wd, weight, bias, sweep = _sweep(x, y, val, val_y, num_classes, weight_decays, max_iter)
+    val_acc, wd, weight, bias, sweep, losses = _sweep(x, y, val, val_y, num_classes, weight_decays, max_iter)
     linear = _fold(weight, bias, mean, std)
     test_acc = None
     if test_feats is not None and test_labels is not None:
         with torch.no_grad():
             test_acc = _accuracy(linear(test_feats.to(x.device).float()), test_labels.to(x.device))
-    return LinearProbeResult(linear, wd, val_acc, test_acc, sweep)
+    return LinearProbeResult(linear, wd, val_acc, test_acc, sweep, losses)
 
 
 def _sweep(x: torch.Tensor, y: torch.Tensor, val: torch.Tensor, val_y: torch.Tensor, num_classes: int,
            weight_decays: Sequence[float], max_iter: int) -> tuple:
-    """Fit from the strongest L2 to the weakest, each warm-started from the last; keep the best on val."""
+    """Fit from the strongest L2 to the weakest, each warm-started from the last; keep the best on val
+    (lowest loss on a small val split, else highest accuracy)."""
+    by_loss = len(val_y) < LOSS_SELECT_BELOW
     weight = torch.zeros(num_classes, x.shape[1], device=x.device)  # a constant feature keeps weight 0
     bias = torch.zeros(num_classes, device=x.device)
-    best, sweep = None, {}
+    best, sweep, losses = None, {}, {}
     for wd in sorted(weight_decays, reverse=True):
         weight, bias = _fit(x, y, weight, bias, wd, max_iter)
-        sweep[wd] = _accuracy(val @ weight.T + bias, val_y)
-        if best is None or sweep[wd] > best[0]:  # strict: a tie keeps the stronger L2
-            best = (sweep[wd], wd, weight, bias)
-    return (*best, sweep)
+        logits = val @ weight.T + bias
+        sweep[wd], losses[wd] = _accuracy(logits, val_y), F.cross_entropy(logits, val_y).item()
+        score = -losses[wd] if by_loss else sweep[wd]
+        if best is None or score > best[0]:  # strict: a tie keeps the stronger L2
+            best = (score, sweep[wd], wd, weight, bias)
+    return (*best[1:], sweep, losses)
 
 
 def _fit(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, wd: float,
