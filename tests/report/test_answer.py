@@ -78,7 +78,7 @@ def test_demo_plan__bigger_budgets_get_more_steps_and_the_total_fits(monkeypatch
     steps = sizes["finetune_steps"]
     assert list(steps) == demo_plan.BUDGETS and steps["10/class"] < steps["1%"] < steps["10%"]
     assert steps["10%"] / steps["1%"] == pytest.approx(10 ** 0.5, rel=0.02)
-    pretrain_s = sizes["pretrain_steps"] * 0.6e-3 * demo_plan.BATCH * 2
+    pretrain_s = sizes["pretrain_steps"] * 0.6e-3 * demo_plan.BATCH * 2 + demo_plan.FIXED_S
     step_s = 0.6e-3 * demo_plan.FT_BATCH * 1.3
     cells_s = demo_plan.SEEDS * sum(n * step_s * (2 + demo_plan.LINEAR_STEP_COST) for n in steps.values())
     overhead_s = len(demo_plan.BUDGETS) * demo_plan.SEEDS * 3 * demo_plan.CELL_OVERHEAD_S
