@@ -266,7 +266,8 @@ def lightly_loop(scenario: str, out: Path) -> None:
         sys.path.insert(0, str(ROOT / "src"))
         from headstart.models.builtin import ResNetMini
 
-        backbone, dim, size = ResNetMini(), 256, 28
+        backbone, size = ResNetMini(), 28
+        dim = backbone(torch.zeros(2, 3, size, size)).flatten(1).shape[1]  # 1024: a 2x2 grid of 256 channels
     else:
         resnet = torchvision.models.resnet18()
         backbone, dim, size = nn.Sequential(*list(resnet.children())[:-1]), 512, 64
