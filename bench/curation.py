@@ -19,6 +19,11 @@ resnet-mini, SimCLR 600 steps x 128 on Fashion-MNIST, kNN 78.5%), test accuracy 
 Same backbone, --budget 600 (6% of the 10k pool): random 76.9 +- 1.0 | diverse 74.2 +- 1.9 |
     typical 77.1 +- 0.9 | balanced 72.9 +- 1.6 | uncertain (2 rounds) 78.0 +- 0.9 |
     diverse+uncertain (2 rounds) 77.4 +- 0.6
+Measured (2026-11-29, full 60k pool, --seeds 3; backbone: resnet-mini, SimCLR light views 2200 steps x 256,
+kNN 86.3%; L2 chosen by validation loss): --budget 100: random 72.9 +- 1.7 | typical 74.7 +- 0.9 |
+    uncertain 71.6 +- 1.9 | diverse+uncertain 70.1 +- 2.1 | diverse 65.1 +- 1.4 | balanced 63.6 +- 5.2
+    --budget 600: random 82.0 +- 0.3 | typical 82.7 +- 0.6 | uncertain 82.3 +- 0.2 |
+    diverse+uncertain 80.6 +- 0.5 | diverse 78.4 +- 0.9 | balanced 76.8 +- 1.9
 With a 20-step backbone no strategy beat random (56.8 +- 4.3; typical 56.2 +- 3.1): picking by
 embedding geometry needs embeddings whose clusters follow the classes. k-center (`diverse`)
 picks outliers at small budgets (min picks per class 0-3), as Hacohen et al. (ICML 2022) report.
