@@ -82,4 +82,5 @@ def one_line(rows: list[dict[str, Any]]) -> str:
                   "cells look undertrained: give them more --finetune-steps before trusting the saving")
     return (f"pretraining saves {more}{r['factor']:.1f}x labels: with {r['labels']:,} labels it matches "
             f"from-scratch with {more}{r['scratch_labels_needed']:,} ({r['curve']}: {r['mean']:.1%} ± {r['ci']:.1%} "
-            f"vs scratch {r['scratch_mean']:.1%} ± {r['scratch_ci']:.1%} at the same budget, {gain:+.1f} points){caveat}")
+            f"vs scratch {r['scratch_mean']:.1%} ± {r['scratch_ci']:.1%} at the same budget, {gain:+.1f} points)"
+            + caveat)

@@ -13,12 +13,10 @@ from headstart.eval.study.config import DemoConfig, StudyConfig
 MODEL, METHOD, BATCH = "headstart/resnet-mini", "simclr", 256
 VIEWS = "light"  # measured on Fashion-MNIST: +1.2 kNN points over the paper views at 600 steps (recipes.light)
 FT_BATCH = 64
-BUDGETS = ["10/class", "1%", "10%"]
+LABELS = {"10/class": 100, "1%": 600, "10%": 6000}   # budget -> labels, of Fashion-MNIST's 60,000 training images
+BUDGETS = list(LABELS)
 SEEDS, STRATEGIES = 2, ["linear", "lp-ft"]
 PRETRAIN_SHARE = 0.5   # of the budget; the rest: fine-tuning cells, evaluation, report
-
-
-LABELS = {"10/class": 100, "1%": 600, "10%": 6000}   # of Fashion-MNIST's 60,000 training images
 CELL_OVERHEAD_S = 9.0  # per fine-tuning cell: data, exact probe, test-split evaluation (measured, 2 CPU cores)
 FIXED_S = 90.0  # start-up, frozen-feature kNN, report (measured: 12-minute plan ran 13:45 without it)
 LINEAR_STEP_COST = 0.4  # a frozen-backbone step (no backward through the backbone) vs a full one
@@ -28,8 +26,8 @@ def seconds_per_view(model: str = MODEL, batch: int = BATCH, size: int = 28) -> 
     """Training cost of one image view here (forward + backward + step, bf16 autocast where native).
 
     Timed as training runs: the training batch and memory layout, glibc keeping freed memory (as
-    `build_trainer` sets it), after warm-up steps; the first steps of a process pay page faults and one-off allocations, and
-    timing them made the demo plan half of the pretraining its budget allows.
+    `build_trainer` sets it), after warm-up steps. The first steps of a process pay page faults and
+    one-off allocations; timing them made the demo plan half the pretraining its budget allows.
     """
     from headstart.models import create_backbone
     from headstart.train.memory_format import channels_last
@@ -57,14 +55,15 @@ def seconds_per_view(model: str = MODEL, batch: int = BATCH, size: int = 28) -> 
 def plan(minutes: float) -> dict:
     """Pretraining steps and fine-tuning steps per budget that fit `minutes` on this machine.
 
-    Half the time, less the fixed start-up and evaluation, pretrains. The other half, less a fixed cost per cell, trains the cells; a
-    budget's steps grow with the square root of its labels (100 labels: ~50 epochs, 6,000: ~7),
-    so the bigger budgets, from scratch above all, are not cut off after an epoch or two.
+    Half the time, less the fixed start-up and evaluation, pretrains. The other half, less a fixed
+    cost per cell, trains the cells. A budget's steps grow with the square root of its labels
+    (100 labels: ~50 epochs, 6,000: ~7), so the bigger budgets, from scratch above all, are not
+    cut off after an epoch or two.
     """
     per_view = seconds_per_view()
     budget = minutes * 60
-    # 2 views per image; the batched views and the rest of a real SimCLR step cost no more than the margin
-    # this timing leaves (measured: timed 0.73 ms per view, training 0.59 ms per view, 2 CPU cores)
+    # 2 views per image; a real SimCLR step (views, projection head, loss) costs about what this timing
+    # says (measured in a demo on 2 CPU cores: timed 0.87 ms per view, trained at 0.92 ms per view)
     pretrain_steps = int((PRETRAIN_SHARE * budget - FIXED_S) / (per_view * BATCH * 2))
     cells = len(BUDGETS) * SEEDS * (1 + len(STRATEGIES))
     train_s = max(0.0, (1 - PRETRAIN_SHARE) * budget - cells * CELL_OVERHEAD_S)

@@ -80,8 +80,8 @@ def pretrain_stage(cfg: StudyConfig, rundir: RunDir) -> Path:
     return out
 
 
-def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str | None = None) -> dict[str, Any]:
-    steps = cfg.finetune_steps_by_budget.get(budget, cfg.finetune_steps) if budget else cfg.finetune_steps
+def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str) -> dict[str, Any]:
+    steps = cfg.finetune_steps_by_budget.get(budget, cfg.finetune_steps)
     common = {"data": cfg.labeled or cfg.data, "steps": steps, **cfg.finetune_args}
     if cfg.test:
         common["test_data"] = cfg.test
