@@ -222,13 +222,17 @@ def _timed(fn, clock=time.perf_counter) -> float:
 
 
 def _step_cost(model: str, size: int, channels: int) -> tuple[float, float]:
-    """(FLOPs, one-core CPU seconds) of one SimCLR training step at batch 128 in bf16 autocast."""
+    """(FLOPs, one-core CPU seconds) of one SimCLR training step at batch 128 in bf16 autocast.
+
+    The FLOPs are the plain model's (every convolution as a convolution); headstart runs the tiny-map
+    ones on CPUs as dense products that skip padding taps, so its own count would be lower."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from headstart.methods import method_class
     from headstart.methods.base import Plan
     from headstart.models import create_backbone
+    from headstart.train.memory_format import channels_last
 
     cls = method_class("simclr")
     plan = Plan(total_steps=STEPS, batch_size=BATCH, image_size=size, lr=1e-3, weight_decay=0.0)
@@ -245,8 +249,9 @@ def _step_cost(model: str, size: int, channels: int) -> tuple[float, float]:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter:  # the model's convolution FLOPs, as MFU counts them
         step()
+    channels_last(method.backbone, size, cpu=True)  # then time it laid out as `headstart pretrain` runs it
     torch.set_num_threads(1)
     seconds = sorted(_timed(step, time.process_time) for _ in range(3))[1]
     return counter.get_total_flops(), seconds

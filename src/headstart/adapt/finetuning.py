@@ -95,8 +95,11 @@ def build_module(
     from headstart.train.distributed import world_size
 
     channels_last = cfg.channels_last and not model.backbone.meta.is_vit
-    if channels_last:
-        model.backbone.to(memory_format=torch.channels_last)
+    if channels_last:  # as pretraining lays it out: on CPUs, tiny maps take faster paths
+        from headstart.adapt.infer import default_device
+        from headstart.train.memory_format import channels_last as lay_out
+
+        lay_out(model.backbone, int(cfg.image_size), cpu=default_device(cfg.accelerator).type == "cpu")
     plan = Plan(
         total_steps=int(cfg.steps),
         batch_size=cfg.batch_size // world_size(cfg),

@@ -1,0 +1,102 @@
+"""Where one pretraining step's time goes: a torch.profiler trace of `headstart.pretrain`, grouped.
+
+    python bench/profile_step.py                                   # ResNet-18, 64 px, SimCLR, batch 128
+    python bench/profile_step.py --model headstart/resnet-mini --image-size 28 --batch-size 256
+
+Runs the same work as `bench/peers.py`'s memory scenario (Fashion-MNIST from the IDX files,
+upscaled on the fly) in this process, profiles steps `--skip` .. `--skip + --steps` with
+torch.profiler (CPU activities; the data path runs in this process because in-memory data uses
+no workers), and prints: the wall time per step, that time split into categories (convolution
+forward, convolution backward, batch norm forward/backward, views, loss, optimizer, other
+operators, and what no operator accounts for: Python, Lightning and the allocator), and the
+top operators by self time. `--trace FILE` also writes a Chrome trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+# operator self-time categories, first match wins; names as torch.profiler reports them on CPU
+CATEGORIES = [
+    ("conv backward", ("convolution_backward", "mkldnn_convolution_backward", "ConvolutionBackward")),
+    ("conv forward", ("mkldnn_convolution", "aten::_convolution", "aten::convolution", "aten::conv2d")),
+    ("batch norm backward", ("batch_norm_backward", "BatchNormBackward")),
+    ("batch norm forward", ("batch_norm", "_batch_norm")),
+    ("linear/matmul", ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear")),
+    ("optimizer", ("_foreach", "Optimizer.step", "adamw", "aten::_fused_adamw")),
+    ("dtype copies", ("aten::copy_", "aten::to", "aten::_to_copy", "aten::clone", "aten::contiguous")),
+    ("pooling/activation", ("max_pool", "relu", "threshold", "adaptive_avg_pool", "mean")),
+]
+
+
+def category(name: str) -> str:
+    for cat, keys in CATEGORIES:
+        if any(k in name for k in keys):
+            return cat
+    return "other operators"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="torchvision/resnet18")
+    p.add_argument("--method", default="simclr")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--skip", type=int, default=6, help="steps run before profiling starts")
+    p.add_argument("--steps", type=int, default=8, help="steps profiled")
+    p.add_argument("--trace", default=None, help="write a Chrome trace here")
+    a = p.parse_args()
+
+    import lightning as L
+
+    import headstart
+
+    state: dict = {}
+
+    class Profile(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, idx):
+            if trainer.global_step == a.skip:
+                state["prof"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                state["prof"].__enter__()
+                state["t0"] = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, module, out, batch, idx):
+            if trainer.global_step == a.skip + a.steps and "t1" not in state:
+                state["t1"] = time.perf_counter()
+                state["prof"].__exit__(None, None, None)
+
+    init = L.Trainer.__init__
+
+    def patched(self, *args, callbacks=None, **kwargs):
+        init(self, *args, callbacks=list(callbacks or []) + [Profile()], **kwargs)
+
+    L.Trainer.__init__ = patched
+    headstart.pretrain(data="fashion-mnist", model=a.model, method=a.method, batch_size=a.batch_size,
+                       image_size=a.image_size, steps=a.skip + a.steps + 1, monitor=False, progress=False,
+                       overwrite=True, out="bench/out/profile-run")
+    prof, wall = state["prof"], (state["t1"] - state["t0"]) / a.steps
+    events = prof.key_averages()
+    by_cat: dict[str, float] = defaultdict(float)
+    for e in events:
+        by_cat[category(e.key)] += e.self_cpu_time_total / 1e6 / a.steps
+    # views and loss: inclusive time of the method's own record_function ranges, when present
+    print(f"\n{a.model} @{a.image_size}px, {a.method}, batch {a.batch_size}: {wall * 1000:.0f} ms/step "
+          f"({a.batch_size / wall:.0f} img/s) over {a.steps} profiled steps, {torch.get_num_threads()} threads\n")
+    # the main thread's operator time; more than the wall time means intra-op threads overlapped
+    ops = sum(by_cat.values())
+    print("| category | ms/step | share of operator time |\n|---|---:|---:|")
+    for cat, s in sorted(by_cat.items(), key=lambda kv: -kv[1]):
+        print(f"| {cat} | {s * 1000:.1f} | {s / ops:.0%} |")
+    print(f"| all operators | {ops * 1000:.1f} | |\n| step wall time | {wall * 1000:.1f} | |")
+    print(f"| wall not in any operator (Python, Lightning, allocator) | {max(0.0, wall - ops) * 1000:.1f} | |\n")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=25))
+    if a.trace:
+        prof.export_chrome_trace(a.trace)
+
+
+if __name__ == "__main__":
+    main()
