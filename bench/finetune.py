@@ -2,6 +2,8 @@
 
     python -m bench.finetune --run runs/fm [--seeds 0 1 2] [--inits scratch run imagenet]
         [--strategies linear full lp-ft lora] [--out bench/out/finetune] [--epochs N]
+    python -m bench.finetune --run runs/fm --inits scratch run --self-train 1 --skip-plain \
+        --out bench/out/finetune-st          # the same cells with a round of self-training
 
 Fashion-MNIST, `--labels 1%` (600 images, 10% of them held out for validation), the full 10,000
 image test split, mean and 95% interval over seeds. Three starts:
@@ -84,6 +86,7 @@ def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
         "trainable_share": r["trainable_share"],
         "seconds": r.get("seconds"),
         "forgetting": {k: f[k] for k in ("before", "after", "drop", "blended", "blended_drop") if k in f},
+        "self_training": r.get("self_training"),
     }
 
 
@@ -109,6 +112,24 @@ def accuracy_table(args: argparse.Namespace) -> dict:
     return table
 
 
+def self_training_table(args: argparse.Namespace) -> dict:
+    """`--self-train N` cells: the same starts and strategies, then N rounds of pseudo-labels."""
+    table: dict[str, dict[str, dict]] = {}
+    options = {"self_train": args.self_train, "pseudo_per_class": args.pseudo_per_class}
+    for init in args.inits:
+        for strategy in args.self_train_strategies:
+            name = f"{init}-{strategy}-st{args.self_train}x{args.pseudo_per_class}"
+            cells = [cell(name, start_options(init, args) | {"strategy": strategy} | options, s, args)
+                     for s in args.seeds]
+            last = [c["self_training"][-1] for c in cells]
+            table.setdefault(init, {})[strategy] = summary(cells) | {
+                "pseudo_label_accuracy": summary(last, "pseudo_label_accuracy")["mean"],
+                "pseudo_labels": last[0]["pseudo_labels"],
+                "seconds": sum(c["seconds"] or 0 for c in cells) / len(cells),
+            }
+    return table
+
+
 def forgetting_table(args: argparse.Namespace) -> dict:
     out = {}
     for label, options in FORGETTING.items():
@@ -121,6 +142,17 @@ def forgetting_table(args: argparse.Namespace) -> dict:
             "knn_after": summary([c["forgetting"] for c in cells], after)["mean"],
         }
     return out
+
+
+def self_training_markdown(table: dict, args: argparse.Namespace) -> str:
+    lines = ["", f"With self-training: {args.self_train} round(s), {args.pseudo_per_class} pseudo-labels per class "
+             "from the rest of the training split (its labels unused)", "",
+             "| start | strategy | accuracy % | pseudo-labels right % | s per cell |", "|---|---|---|---|---|"]
+    for init, row in table.items():
+        for strategy, r in row.items():
+            lines.append(f"| {init} | {strategy} | {100 * r['mean']:.1f} ± {100 * r['ci95']:.1f} | "
+                         f"{100 * r['pseudo_label_accuracy']:.1f} | {r['seconds']:.0f} |".replace("± nan", ""))
+    return "\n".join(lines) + "\n"
 
 
 def markdown(acc: dict, forgetting: dict, args: argparse.Namespace) -> str:
@@ -176,18 +208,25 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the auto length (for quick runs)")
     p.add_argument("--imagenet-size", type=int, default=64)
     p.add_argument("--no-forgetting", action="store_true")
+    p.add_argument("--self-train", type=int, default=0, help="also cells with N rounds of self-training")
+    p.add_argument("--pseudo-per-class", type=int, default=1000)
+    p.add_argument("--self-train-strategies", nargs="+", default=["full"], choices=STRATEGIES)
+    p.add_argument("--skip-plain", action="store_true", help="only the self-training cells")
     p.add_argument("--out", type=Path, default=Path("bench/out/finetune"))
     args = p.parse_args()
     if "run" in args.inits and args.run is None:
         p.error("--run is needed for the run cells (or leave 'run' out of --inits)")
-    acc = accuracy_table(args)
-    forgetting = forgetting_table(args) if args.run is not None and not args.no_forgetting else {}
-    text = markdown(acc, forgetting, args)
+    acc = {} if args.skip_plain else accuracy_table(args)
+    skip_forgetting = args.run is None or args.no_forgetting or args.skip_plain
+    forgetting = {} if skip_forgetting else forgetting_table(args)
+    st = self_training_table(args) if args.self_train else {}
+    text = markdown(acc, forgetting, args) + (self_training_markdown(st, args) if st else "")
     write_json(
         args.out / "results.json",
         {
             "accuracy": acc,
             "forgetting": forgetting,
+            "self_training": st,
             "seeds": args.seeds,
             "labels": args.labels,
             "epochs": args.epochs,

@@ -102,3 +102,12 @@ def test_tiny_map_conv__larger_maps_fall_back_to_the_plain_convolution(fmnist_te
     ops = {e.key for e in prof.key_averages()}
     assert "aten::convolution" in ops and "aten::index_select" not in ops
     torch.testing.assert_close(out, conv(x))
+
+
+def test_channels_last__laying_out_twice_changes_nothing():
+    resnet = create_backbone("torchvision/resnet18", image_size=32)
+    first = channels_last(resnet, 32, cpu=True)
+    again = channels_last(resnet, 32, cpu=True)
+    assert again == first
+    for conv in (c for c, kind in first.items() if kind == "contiguous"):
+        assert len(conv._forward_pre_hooks) == 1

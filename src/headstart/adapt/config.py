@@ -70,6 +70,14 @@ class FinetuneConfig(TrainerOptions):
         description="stop after N epochs without a better validation accuracy and keep the best weights",
     )
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="cross-entropy label smoothing")
+    self_train: int = Field(
+        0, ge=0, description="self-training rounds: the model labels the unlabeled images, its most "
+        "confident labels join the labeled ones, and fine-tuning goes on (0: off)"
+    )
+    pseudo_per_class: int = Field(1000, ge=1, description="--self-train: pseudo-labels kept per class and round")
+    unlabeled_data: str | None = Field(
+        None, description="--self-train: images to pseudo-label (default: the rest of --data's training split)"
+    )
     image_size: int | Auto = Field(
         "auto", description="input side; auto: the run's, else the data's (32-224 for library models)"
     )

@@ -26,6 +26,7 @@ class LabeledSplits:
     test: ImageSet | None
     classes: list[str]
     subset: dict  # the content of subset.json
+    unlabeled: ImageSet | None = None  # --self-train's pool (labels, if any, never trained on)
 
 
 def open_labeled(
@@ -97,7 +98,12 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
             f"the test data's classes {test.classes[:5]} differ from the training data's {data.classes[:5]}",
             fix="use the same class sub-folders in both",
         )
-    return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset)
+    unlabeled = None
+    if cfg.self_train:
+        from headstart.adapt.self_training import unlabeled_pool
+
+        unlabeled = unlabeled_pool(cfg, data, np.concatenate([train_idx, val_idx]))
+    return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset, unlabeled)
 
 
 def read_indices(path: Path, n_rows: int) -> np.ndarray:

@@ -34,9 +34,11 @@ class FinetuneResult:
 
 def run(cfg: FinetuneConfig) -> FinetuneResult:
     from headstart.adapt.finish import finish
+    from headstart.adapt.self_training import check_options
     from headstart.train.distributed import is_rank_zero
 
     start = time.perf_counter()
+    check_options(cfg)
     init = resolve_init(cfg)
     rundir = open_run(
         cfg.out, "finetune", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero()
@@ -51,15 +53,24 @@ def run(cfg: FinetuneConfig) -> FinetuneResult:
         strategy = build_strategy(cfg, model, data)
         module = build_module(cfg, model, strategy, data)
         fit(cfg, module, data, rundir)
-        result = finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start)
-        return result
+        rounds = []
+        if cfg.self_train:
+            from headstart.adapt.self_training import self_train
+
+            def train_round(grown: LabeledSplits) -> None:  # the same strategy, on from the current weights
+                fit(cfg, build_module(cfg, model, strategy, grown), grown, rundir)
+
+            rounds = self_train(cfg, model, data, train_round)
+        return finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start,
+                      self_training=rounds)
     finally:
         rundir.release()
 
 
 def sized(data: LabeledSplits, size: int) -> LabeledSplits:
     test = at_size(data.test, size) if data.test is not None else None
-    return LabeledSplits(at_size(data.train, size), at_size(data.val, size), test, data.classes, data.subset)
+    pool = at_size(data.unlabeled, size) if data.unlabeled is not None else None
+    return LabeledSplits(at_size(data.train, size), at_size(data.val, size), test, data.classes, data.subset, pool)
 
 
 def record(rundir: RunDir, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:

@@ -31,6 +31,7 @@ def finish(
     data: LabeledSplits,
     *,
     seconds: float,
+    self_training: list[dict] | None = None,
 ) -> FinetuneResult:
     from headstart.train.distributed import is_rank_zero
 
@@ -52,6 +53,8 @@ def finish(
         "total_params": total,
         "trainable_share": trainable / total,
     }
+    if self_training:
+        results["self_training"] = self_training
     if getattr(strategy, "probe_accuracy", None) is not None:
         results["probe_val_accuracy"] = strategy.probe_accuracy
     tuned_state = backbone_state(model)

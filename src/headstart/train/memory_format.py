@@ -43,12 +43,14 @@ def channels_last(backbone: nn.Module, image_size: int, *, cpu: bool) -> dict[nn
         return {}
     special: dict[nn.Conv2d, str] = {}
     for conv, (pixels_in, pixels_out) in map_pixels(backbone, image_size).items():
-        if type(conv) is nn.Conv2d and dense_pays(conv, pixels_in, pixels_out):
+        if isinstance(conv, TinyMapConv2d) or type(conv) is nn.Conv2d and dense_pays(conv, pixels_in, pixels_out):
             conv.__class__ = TinyMapConv2d  # same module, parameters and state dict; another forward
             special[conv] = "dense"
         elif pixels_in < MIN_PIXELS:
             conv.weight.data = conv.weight.data.contiguous()
-            conv.register_forward_pre_hook(_contiguous_input)
+            if not getattr(conv, "contiguous_input", False):  # not laid out before (self-training rounds)
+                conv.register_forward_pre_hook(_contiguous_input)
+                conv.contiguous_input = True
             special[conv] = "contiguous"
     return special
 
