@@ -220,7 +220,7 @@ def main() -> None:
     skip_forgetting = args.run is None or args.no_forgetting or args.skip_plain
     forgetting = {} if skip_forgetting else forgetting_table(args)
     st = self_training_table(args) if args.self_train else {}
-    text = markdown(acc, forgetting, args) + (self_training_markdown(st, args) if st else "")
+    text = (markdown(acc, forgetting, args) if acc else "") + (self_training_markdown(st, args) if st else "")
     write_json(
         args.out / "results.json",
         {
