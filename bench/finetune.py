@@ -145,9 +145,10 @@ def forgetting_table(args: argparse.Namespace) -> dict:
 
 
 def self_training_markdown(table: dict, args: argparse.Namespace) -> str:
-    lines = ["", f"With self-training: {args.self_train} round(s), {args.pseudo_per_class} pseudo-labels per class "
-             "from the rest of the training split (its labels unused)", "",
-             "| start | strategy | accuracy % | pseudo-labels right % | s per cell |", "|---|---|---|---|---|"]
+    title = (f"With self-training: {args.self_train} round(s), {args.pseudo_per_class} pseudo-labels per class "
+             "from the rest of the training split (its labels unused)")
+    lines = ["", title, "", "| start | strategy | accuracy % | pseudo-labels right % | s per cell |",
+             "|---|---|---|---|---|"]
     for init, row in table.items():
         for strategy, r in row.items():
             lines.append(f"| {init} | {strategy} | {100 * r['mean']:.1f} ± {100 * r['ci95']:.1f} | "

@@ -4,7 +4,7 @@ plan, build classifier and strategy, train, then merge, blend, measure and expor
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -15,7 +15,7 @@ from headstart.adapt.head import Classifier
 from headstart.adapt.module import FinetuneModule, FinetuneSettings
 from headstart.adapt.resolve import Init, resolve, resolve_init
 from headstart.adapt.strategies.base import Context, Strategy
-from headstart.data.imageset import collate
+from headstart.data.imageset import ImageSet, collate
 from headstart.methods.base import Plan
 from headstart.train.run import RunDir, open_run, save_config
 
@@ -68,9 +68,11 @@ def run(cfg: FinetuneConfig) -> FinetuneResult:
 
 
 def sized(data: LabeledSplits, size: int) -> LabeledSplits:
-    test = at_size(data.test, size) if data.test is not None else None
-    pool = at_size(data.unlabeled, size) if data.unlabeled is not None else None
-    return LabeledSplits(at_size(data.train, size), at_size(data.val, size), test, data.classes, data.subset, pool)
+    def resized(part: ImageSet | None) -> ImageSet | None:
+        return at_size(part, size) if part is not None else None
+
+    return replace(data, train=resized(data.train), val=resized(data.val), test=resized(data.test),
+                   unlabeled=resized(data.unlabeled))
 
 
 def record(rundir: RunDir, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:

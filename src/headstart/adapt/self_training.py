@@ -93,7 +93,8 @@ def self_train(cfg: FinetuneConfig, model: Classifier, data: LabeledSplits, trai
     size = int(cfg.image_size)
     rounds = []
     for r in range(1, cfg.self_train + 1):
-        pseudo, info = pseudo_labeled(model, data.unlabeled, per_class=cfg.pseudo_per_class, image_size=size, device=device)
+        pseudo, info = pseudo_labeled(model, data.unlabeled, per_class=cfg.pseudo_per_class, image_size=size,
+                                      device=device)
         model.cpu()
         log.info("self-training round %d: %d pseudo-labels (%s per class)%s", r, info["pseudo_labels"],
                  info["per_class"], f", {info['pseudo_label_accuracy']:.1%} right"

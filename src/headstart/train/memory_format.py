@@ -43,7 +43,7 @@ def channels_last(backbone: nn.Module, image_size: int, *, cpu: bool) -> dict[nn
         return {}
     special: dict[nn.Conv2d, str] = {}
     for conv, (pixels_in, pixels_out) in map_pixels(backbone, image_size).items():
-        if isinstance(conv, TinyMapConv2d) or type(conv) is nn.Conv2d and dense_pays(conv, pixels_in, pixels_out):
+        if isinstance(conv, TinyMapConv2d) or (type(conv) is nn.Conv2d and dense_pays(conv, pixels_in, pixels_out)):
             conv.__class__ = TinyMapConv2d  # same module, parameters and state dict; another forward
             special[conv] = "dense"
         elif pixels_in < MIN_PIXELS:
@@ -90,9 +90,10 @@ class TinyMapConv2d(nn.Conv2d):
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         n, c, h, w = x.shape
-        index, ho, wo = tap_index(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
+        ho, wo = output_size(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
         if not dense_pays(self, h * w, ho * wo):  # another image size than the one laid out for
             return super()._conv_forward(x, weight, bias)
+        index = tap_index(h, w, self.kernel_size, self.stride, self.padding, self.dilation)
         if torch.is_autocast_enabled(x.device.type):  # gather and multiply in the autocast dtype
             dtype = torch.get_autocast_dtype(x.device.type)
             x, weight = x.to(dtype), weight.to(dtype)
@@ -107,12 +108,18 @@ class TinyMapConv2d(nn.Conv2d):
         return y.permute(0, 3, 1, 2)  # (N, O, Ho, Wo), channels-last in memory
 
 
+def output_size(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                dilation: tuple[int, int]) -> tuple[int, int]:
+    return tuple((size + 2 * p - d * (k - 1) - 1) // s + 1
+                 for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
+
+
 @lru_cache(maxsize=64)
 def tap_index(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-              dilation: tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+              dilation: tuple[int, int]) -> torch.Tensor:
     """`(Ho*Wo, H*W)` kernel tap linking each output pixel to each input pixel; `kh*kw` where none."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    ho, wo = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    ho, wo = output_size(h, w, kernel, stride, padding, dilation)
     index = torch.full((ho * wo, h * w), kh * kw, dtype=torch.long)
     for oi in range(ho):
         for oj in range(wo):
@@ -121,4 +128,4 @@ def tap_index(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int], 
                     i, j = oi * sh - ph + ki * dh, oj * sw - pw + kj * dw
                     if 0 <= i < h and 0 <= j < w:
                         index[oi * wo + oj, i * w + j] = ki * kw + kj
-    return index, ho, wo
+    return index
