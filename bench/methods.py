@@ -2,6 +2,8 @@
 
     python bench/methods.py                                  # 10 minutes of training per row
     python bench/methods.py --minutes 1 --methods simclr byol --eval-train 10000
+    python bench/methods.py --minutes 3 --methods vicreg --impls headstart --method-args lr=1e-3 \
+        --out bench/out/tune/vicreg-lr1.json             # a tuning row: other hyper-parameters, no peers
 
 Rows: each method pretrains on Fashion-MNIST train (labels unused) with `headstart/resnet-mini`,
 and with `headstart/vit-tiny` too for dino, mocov3 and mae. headstart runs `headstart.pretrain`
@@ -183,6 +185,10 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["headstart/resnet-mini", "headstart/vit-tiny"])
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--eval-train", type=int, default=60000, help="training images in the kNN bank / probe")
+    p.add_argument("--method-args", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="hyper-parameters for the headstart rows (tuning), as `headstart pretrain --method-args`")
+    p.add_argument("--impls", nargs="+", default=["random", "headstart", "lightly"],
+                   choices=["random", "headstart", "lightly"], help="which rows to run")
     p.add_argument("--out", type=Path, default=OUT / "methods.json")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -190,15 +196,20 @@ def main() -> None:
         return worker(json.loads(a.worker))
     methods = a.methods or list_methods()
     data, rows = load_eval_data(a.eval_train), []
+    overrides = dict(kv.split("=", 1) for kv in a.method_args)
     for impl, model, method in rows_to_run(methods, a.models):
+        if impl not in a.impls:
+            continue
         row = {"method": method, "model": model, "impl": impl}
         args = extra_args(method) if impl != "random" else {}
+        if impl == "headstart" and args is not None and overrides:
+            args, row["method_args"] = {**args, **overrides}, overrides
         if args is None:
             print(f"skipped {method}: its extra dependency is missing", file=sys.stderr)
             continue
         if impl != "random":
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
-                   "batch": a.batch_size, "out": str(OUT / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
+                   "batch": a.batch_size, "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
             try:
                 row.update(run_job(job))
             except RuntimeError as e:  # one failed row does not lose the others

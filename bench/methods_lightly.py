@@ -141,10 +141,11 @@ class DINO(Reference):
                                        local_crop_size=round(SIZE * 3 / 7), local_crop_scale=(0.05, 0.32),
                                        n_local_views=c.n_local, gaussian_blur=(0.0, 0.0, 0.0), normalize=None)
         dims = (dim, c.hidden_dim, c.bottleneck_dim, c.out_dim)
-        self.head = DINOProjectionHead(*dims, norm_last_layer=c.norm_last_layer)
+        head = {"norm_last_layer": c.norm_last_layer, "batch_norm": c.head_batch_norm}
+        self.head = DINOProjectionHead(*dims, **head)
         self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
         # lightly's example deep-copies the head, which weight_norm forbids in torch >= 2.1
-        self.teacher_head = DINOProjectionHead(*dims, norm_last_layer=c.norm_last_layer).requires_grad_(False)
+        self.teacher_head = DINOProjectionHead(*dims, **head).requires_grad_(False)
         self.teacher_head.load_state_dict(self.head.state_dict())
         self.criterion = DINOLoss(output_dim=c.out_dim, student_temp=c.student_temp,
                                   center_momentum=c.center_momentum)
@@ -211,7 +212,12 @@ def train(method: str, model: str, *, seconds: float, batch_size: int, out) -> d
                                          num_workers=workers, generator=torch.Generator().manual_seed(0))
     base_lr = ref.cfg.lr * batch_size / 256
     params = [p for n, p in ref.named_parameters() if not n.startswith("teacher_") and p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=ref.cfg.weight_decay)
+    if ref.cfg.optimizer == "lars":  # lightly's LARS, as its VICReg example (all parameters, no exclusions)
+        from lightly.utils.lars import LARS
+
+        opt = LARS(params, lr=base_lr, momentum=0.9, weight_decay=ref.cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=ref.cfg.weight_decay)
     times, start, frac = [], None, 0.0
     while frac < 1:
         for views, _ in loader:
