@@ -18,9 +18,10 @@ writes bench/out/methods.json.
 
 2026-11-29, `--minutes 3`, 2-core VM (kNN / linear %, resnet-mini; random weights 83.7 / 86.4):
 distill (Lite0 teacher) 87.3 / 90.5, MoCo v3 85.9 / 87.7, SimCLR 85.0 / 89.0 (lightly 84.6 / 87.9),
-BYOL 84.7 / 88.2 (82.4 / 86.3), Barlow 83.6 / 87.4 (81.7 / 86.3), MoCo 83.2 / 87.8 (82.2 / 86.9),
-DINO 83.1 / 85.4 (82.4 / 85.1), VICReg 81.8 / 85.8 (81.6 / 84.8); ViT-tiny (random 56.3 / 61.6): MAE
-61.7 / 70.3, DINO 53.7 / 56.3 (lightly 54.2 / 59.2), MoCo v3 53.3 / 58.2. The peak RSS column
+BYOL 84.7 / 88.2 (82.4 / 86.3), Barlow 83.6 / 87.4 (81.7 / 86.3), MoCo 83.2 / 87.8 (82.2 / 86.9);
+after their default changes, on a VM a third slower that evening: DINO (batch norm in the head) 84.1 /
+86.7 (83.1 / 85.9), VICReg (LARS) 84.9 / 87.7 (84.0 / 84.8). ViT-tiny (random 56.3 / 61.6): MAE
+61.7 / 70.3, DINO 53.3 / 55.6 (lightly 54.8 / 46.2), MoCo v3 53.3 / 58.2. The peak RSS column
 counts the row's process tree as `getrusage` reports it and creeps up from row to row: read it as an
 upper bound.
 """
