@@ -203,11 +203,11 @@ def main() -> None:
             continue
         row = {"method": method, "model": model, "impl": impl}
         args = extra_args(method) if impl != "random" else {}
-        if impl == "headstart" and args is not None and overrides:
-            args, row["method_args"] = {**args, **overrides}, overrides
         if args is None:
             print(f"skipped {method}: its extra dependency is missing", file=sys.stderr)
             continue
+        if impl == "headstart" and overrides:
+            args, row["method_args"] = {**args, **overrides}, overrides
         if impl != "random":
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
                    "batch": a.batch_size, "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}

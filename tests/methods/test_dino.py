@@ -8,7 +8,7 @@ import math
 
 import torch
 from lightly.loss import DINOLoss
-from method_helpers import build, fashion_train, fit, fixed_views, run_ranks
+from method_helpers import build, fashion_train, fit, fixed_views, run_ranks, train_on
 
 from headstart.methods.dino.loss import StepCenteredDINOLoss
 
@@ -107,19 +107,15 @@ def test_training__bf16_with_the_fused_optimizer_clips_the_gradient_norm(tmp_pat
     assert all(n <= 0.5 + 1e-4 for n in after), after
 
 
-
 def _mean_cosine_after_one_step(method) -> float:
-    """One AdamW step on a real batch, then the mean cosine between the head's bottleneck outputs
-    (before the prototypes) for every pair of another batch's first global views."""
+    """One optimizer step (the method's AdamW) on a real batch, then the mean cosine between the head's
+    bottleneck outputs (before the prototypes) for every pair of another batch's first global views."""
     torch.manual_seed(0)
     data = fashion_train(128).images
-    params = [p for m in method.trainable_modules() for p in m.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.04)
-    loss, _ = method.loss(fixed_views(method, data[:64]))
-    loss.backward()
-    opt.step()
+    train_on(method, fixed_views(method, data[:64]), steps=1, lr=5e-4)
     with torch.no_grad():
-        z = torch.nn.functional.normalize(method.head.layers(method.backbone(fixed_views(method, data[64:])[0])), dim=1)
+        feats = method.backbone(fixed_views(method, data[64:])[0])
+        z = torch.nn.functional.normalize(method.head.layers(feats), dim=1)
     return (z @ z.T).mean().item()
 
 
