@@ -23,7 +23,10 @@ def create_backbone(name: str, *, weights: str | Path | None = None, image_size:
     valid = list_models(family=family)
     if model not in valid:
         raise HeadstartError(f"unknown model {name!r}", fix=did_you_mean(model, valid)[:400])
+    from headstart.models.attention import explicit_attention_on_cpu
+
     backbone = _create(family, model, image_size)
+    explicit_attention_on_cpu(backbone.module)  # a no-op for models without timm-style attention
     if weights is not None:
         from headstart.models.weights import load_weights
 

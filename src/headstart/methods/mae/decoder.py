@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from headstart.models.attention import explicit_attention_on_cpu
+
 
 class MAEDecoder(nn.Module):
     def __init__(self, embed_dim: int, patch_pixels: int, *, dim: int = 128, depth: int = 2, heads: int = 4,
@@ -25,6 +27,7 @@ class MAEDecoder(nn.Module):
         self.pred = nn.Linear(dim, patch_pixels)
         nn.init.normal_(self.mask_token, std=0.02)
         self.apply(_init)
+        explicit_attention_on_cpu(self)
 
     def forward(self, latent: torch.Tensor, restore: torch.Tensor, prefix: int,
                 grid: tuple[int, int]) -> torch.Tensor:
