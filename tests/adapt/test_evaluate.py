@@ -39,6 +39,7 @@ def test_evaluate__finetuned_run_accuracy_per_class_confusion(finetuned_run, ft_
     assert per_class["Trouser"] == pytest.approx(confusion[t, t].item() / 40)
     saved = json.loads((finetuned_run / "results.json").read_text())
     assert saved["accuracy"] == results["accuracy"] and "trainable_share" in saved
+    assert saved["probe_norm_statistics"] in ("start", "adapted")  # which statistics lp-ft's probe kept
 
 
 def test_finetuned_run__exports_plain_weights_and_classes(finetuned_run):

@@ -82,3 +82,64 @@ def test_recalibrate_norms__eval_features_match_training_features(fmnist_train):
     assert (before - train_mode).abs().mean() > 0.1
     torch.testing.assert_close(after, train_mode, atol=0.02, rtol=0.02)
     assert backbone.module.stem[1].momentum == 0.1  # restored
+
+
+def _probe_context(fmnist_train, n_train=256, n_val=128):
+    from headstart.adapt.config import FinetuneConfig
+    from headstart.adapt.strategies.base import Context
+
+    cfg = FinetuneConfig(from_="scratch", model="headstart/resnet-mini", data="fashion-mnist")
+    train = fmnist_train.subset(range(n_train))
+    val = fmnist_train.subset(range(n_train, n_train + n_val))
+    return Context(cfg, train, val, 28)
+
+
+def _corrupted_resnet_mini():
+    """resnet-mini whose BatchNorm statistics are those of some far-off data: means so high that
+    most units of this data fall below zero and the ReLUs switch them off."""
+    from headstart.adapt.head import Classifier
+    from headstart.models import create_backbone
+
+    torch.manual_seed(0)
+    backbone = create_backbone("headstart/resnet-mini")
+    for m in backbone.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(1.0, 4.0)
+            m.running_var.uniform_(0.01, 0.1)
+    return Classifier(backbone, [str(c) for c in range(10)])
+
+
+def test_lp_ft_probe__adabn_kept_when_start_statistics_are_wrong(fmnist_train):
+    from headstart.adapt.strategies.lp_ft import probe_with_better_norms
+
+    model = _corrupted_resnet_mini()
+    corrupted = model.backbone.module.stem[1].running_mean.clone()
+    val_accuracy, which = probe_with_better_norms(model, _probe_context(fmnist_train))
+    assert which == "adapted"
+    assert val_accuracy > 0.6  # 10 classes, 256 labels, random conv features
+    assert (model.backbone.module.stem[1].running_mean - corrupted).abs().mean() > 0.5  # re-estimated
+
+
+def test_lp_ft_probe__start_statistics_restored_when_they_probe_better(fmnist_train, monkeypatch):
+    """When AdaBN's probe scores worse on validation, the start statistics and their probe's head are kept."""
+    from headstart.adapt.strategies import lp_ft
+
+    model = _corrupted_resnet_mini()
+    bn = model.backbone.module.stem[1]
+    start_mean, start_var = bn.running_mean.clone(), bn.running_var.clone()
+    real_probe, scores = lp_ft.probe, iter([0.9, 0.5])  # the start statistics' probe first, then AdaBN's
+
+    def probe(model, ctx):
+        result = real_probe(model, ctx)
+        result.by_loss, result.val_accuracy = False, next(scores)
+        return result
+
+    monkeypatch.setattr(lp_ft, "probe", probe)
+    ctx = _probe_context(fmnist_train)
+    val_accuracy, which = lp_ft.probe_with_better_norms(model, ctx)
+    assert (which, val_accuracy) == ("start", 0.9)
+    torch.testing.assert_close(bn.running_mean, start_mean)
+    torch.testing.assert_close(bn.running_var, start_var)
+    # the head is the probe of the start statistics: refitting on them gives the same weights
+    again = real_probe(model, ctx)
+    torch.testing.assert_close(model.head.weight, again.linear.weight, atol=1e-4, rtol=1e-3)

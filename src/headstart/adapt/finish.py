@@ -57,6 +57,8 @@ def finish(
         results["self_training"] = self_training
     if getattr(strategy, "probe_accuracy", None) is not None:
         results["probe_val_accuracy"] = strategy.probe_accuracy
+    if getattr(strategy, "norm_statistics", None) is not None:  # lp-ft: "start" or "adapted" (AdaBN)
+        results["probe_norm_statistics"] = strategy.norm_statistics
     tuned_state = backbone_state(model)
     results.update(blend(cfg, model, start_state, data, device))
     results["val_accuracy"] = accuracy(model, data.val, size, device)

@@ -43,6 +43,13 @@ class LinearProbeResult:
     test_accuracy: float | None = None
     val_accuracies: dict[float, float] = field(default_factory=dict)  # the whole sweep
     val_losses: dict[float, float] = field(default_factory=dict)
+    by_loss: bool = False  # chosen by validation loss (a small validation split), else by accuracy
+
+    @property
+    def score(self) -> float:
+        """What the L2 strength was chosen by (higher is better): -loss or accuracy on validation;
+        compares probes fitted on other features of the same splits."""
+        return -self.val_losses[self.weight_decay] if self.by_loss else self.val_accuracy
 
 
 def linear_probe(
@@ -88,14 +95,14 @@ def linear_probe(
     if test_feats is not None and test_labels is not None:
         with torch.no_grad():
             test_acc = _accuracy(linear(test_feats.to(x.device).float()), test_labels.to(x.device))
-    return LinearProbeResult(linear, wd, val_acc, test_acc, sweep, losses)
+    return LinearProbeResult(linear, wd, val_acc, test_acc, sweep, losses, len(val_y) < LOSS_SELECT_BELOW)
 
 
 def _sweep(x: torch.Tensor, y: torch.Tensor, val: torch.Tensor, val_y: torch.Tensor, num_classes: int,
            weight_decays: Sequence[float], max_iter: int) -> tuple:
     """Fit from the strongest L2 to the weakest, each warm-started from the last; keep the best on val
     (lowest loss on a small val split, else highest accuracy)."""
-    by_loss = len(val_y) < LOSS_SELECT_BELOW
+    by_loss = len(val_y) < LOSS_SELECT_BELOW  # as LinearProbeResult.score
     weight = torch.zeros(num_classes, x.shape[1], device=x.device)  # a constant feature keeps weight 0
     bias = torch.zeros(num_classes, device=x.device)
     best, sweep, losses = None, {}, {}

@@ -6,6 +6,13 @@ early on and distorts its features; starting full fine-tuning from a head alread
 frozen features avoids that. The probe here is exact: L2-regularised logistic regression by
 L-BFGS on the frozen features, its strength chosen on the validation split
 (`headstart.eval.linear.linear_probe`).
+
+Batch-norm statistics: fine-tuning normalises with the labeled data's own statistics, so the probe
+is fitted both on the start weights' statistics and after re-estimating them on the labeled
+images (AdaBN), and the better of the two on validation is kept, head and statistics together.
+AdaBN helps where the new data's statistics are close enough to be re-estimated and differ from the
+old; it can hurt far from them: ImageNet EfficientNet-Lite0 on 540 Fashion-MNIST images at 64 px
+probed at 66.7% on validation after AdaBN, against 79.0% test for its plain linear probe.
 """
 
 from __future__ import annotations
@@ -27,8 +34,32 @@ class LPFT(Strategy):
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
         if not ctx.resumed:  # else the checkpoint holds the probed (and further trained) head
-            recalibrate_norms(model.backbone, ctx.train, ctx.image_size)
-            self.probe_accuracy = init_head_from_probe(model, ctx)
+            self.probe_accuracy, self.norm_statistics = probe_with_better_norms(model, ctx)
+
+
+def probe_with_better_norms(model: Classifier, ctx: Context) -> tuple[float, str]:
+    """Probe on the start weights' BatchNorm statistics and on AdaBN's; keep the better on validation
+    (`LinearProbeResult.score`; a tie keeps AdaBN's). Returns (its validation accuracy, which one:
+    "start", "adapted", or "none" for a backbone without batch norm)."""
+    norms = batch_norms(model.backbone)
+    if not norms:
+        return set_head(model, probe(model, ctx)), "none"
+    start = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
+    kept = probe(model, ctx)
+    recalibrate_norms(model.backbone, ctx.train, ctx.image_size)
+    adapted = probe(model, ctx)
+    log.info("linear probe on validation: start statistics %.1f%% (loss %.3f), AdaBN %.1f%% (loss %.3f)",
+             100 * kept.val_accuracy, kept.val_losses[kept.weight_decay],
+             100 * adapted.val_accuracy, adapted.val_losses[adapted.weight_decay])
+    if adapted.score >= kept.score:
+        return set_head(model, adapted), "adapted"
+    for m, state in zip(norms, start, strict=True):
+        m.load_state_dict(state)
+    return set_head(model, kept), "start"
+
+
+def batch_norms(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
 
 @torch.no_grad()
@@ -43,7 +74,7 @@ def recalibrate_norms(backbone: torch.nn.Module, data, image_size: int, batch_si
     from headstart.data.imageset import collate
     from headstart.data.views.ops import to_float
 
-    norms = [m for m in backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(backbone)
     if not norms:
         return
     momenta = [m.momentum for m in norms]
@@ -70,7 +101,11 @@ def recalibrate_norms(backbone: torch.nn.Module, data, image_size: int, batch_si
 
 def init_head_from_probe(model: Classifier, ctx: Context) -> float:
     """Set the head to the exact linear probe; returns the probe's validation accuracy."""
-    result = probe(model, ctx)
+    return set_head(model, probe(model, ctx))
+
+
+def set_head(model: Classifier, result) -> float:
+    """Copy a `LinearProbeResult`'s linear layer into the head; returns its validation accuracy."""
     with torch.no_grad():
         model.head.weight.copy_(result.linear.weight)
         model.head.bias.copy_(result.linear.bias)
