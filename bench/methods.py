@@ -49,6 +49,14 @@ VIT_METHODS = {"dino", "mocov3", "mae"}
 VIT_ONLY = {"mae"}  # masked image modelling drops patches: ViTs only
 PROBE_STEPS = 8
 WARMUP = 3  # steps left out of images/s: first-call costs
+# Batch per model when --batch-size is not given. A ViT step on 2 CPU cores is 4-6x a resnet-mini step
+# (DINO on vit-tiny: ~64 img/s): at 256 a 3-minute row is ~45 optimizer steps, too few for any method to
+# move off its random start (DINO 160 steps at 64: kNN 53.6%, random 51.3%; 27 steps at 256: 46.0%).
+BATCH = {"headstart/resnet-mini": 256, "headstart/vit-tiny": 64}
+
+
+def batch_for(model: str, given: int | None) -> int:
+    return given or BATCH.get(model, 256)
 
 
 def extra_args(method: str) -> dict | None:
@@ -167,10 +175,11 @@ def table(rows: list[dict]) -> str:
     def f(v, fmt):
         return "-" if v is None else format(v, fmt)
 
-    lines = ["| method | model | impl | steps | train s | img/s | peak RSS MiB | kNN@20 | linear |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| method | model | impl | batch | steps | train s | img/s | peak RSS MiB | kNN@20 | linear |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['model'].split('/')[-1]} | {r['impl']} | {f(r.get('steps'), 'd')} | "
+        lines.append(f"| {r['method']} | {r['model'].split('/')[-1]} | {r['impl']} | {f(r.get('batch'), 'd')} | "
+                     f"{f(r.get('steps'), 'd')} | "
                      f"{f(r.get('train_s'), '.0f')} | {f(r.get('img_s'), '.0f')} | {f(r.get('peak_rss_mib'), 'd')} | "
                      f"{f(r.get('knn'), '.4f')} | {f(r.get('linear'), '.4f')} |")
     return "\n".join(lines)
@@ -184,7 +193,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="training wall-clock per row")
     p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     p.add_argument("--models", nargs="+", default=["headstart/resnet-mini", "headstart/vit-tiny"])
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="images per step for every row (default: 256 on resnet-mini, 64 on vit-tiny)")
     p.add_argument("--eval-train", type=int, default=60000, help="training images in the kNN bank / probe")
     p.add_argument("--method-args", nargs="+", default=[], metavar="KEY=VALUE",
                    help="hyper-parameters for the headstart rows (tuning), as `headstart pretrain --method-args`")
@@ -209,8 +219,9 @@ def main() -> None:
         if impl == "headstart" and overrides:
             args, row["method_args"] = {**args, **overrides}, overrides
         if impl != "random":
+            row["batch"] = batch_for(model, a.batch_size)
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
-                   "batch": a.batch_size, "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
+                   "batch": row["batch"], "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
             try:
                 row.update(run_job(job))
             except RuntimeError as e:  # one failed row does not lose the others
@@ -220,7 +231,7 @@ def main() -> None:
         row.update(evaluate(model, row.get("weights"), data))
         rows.append(row)
         print(table(rows[-1:]).splitlines()[-1], flush=True)
-        write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size, "eval_train": a.eval_train,
+        write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size or BATCH, "eval_train": a.eval_train,
                            "rows": rows})
     print(table(rows))
 

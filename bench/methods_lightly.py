@@ -116,7 +116,8 @@ class MoCo(Reference):
         from lightly.transforms import MoCoV2Transform
 
         self.transform = MoCoV2Transform(input_size=SIZE, gaussian_blur=0.0, normalize=None)
-        self.projection = MoCoProjectionHead(dim, self.cfg.hidden_dim, self.cfg.out_dim)
+        self.projection = MoCoProjectionHead(dim, self.cfg.hidden_dim, self.cfg.out_dim,
+                                             batch_norm=self.cfg.head_batch_norm)
         self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.teacher_projection = copy.deepcopy(self.projection).requires_grad_(False)
         self.criterion = NTXentLoss(temperature=self.cfg.temperature,

@@ -30,6 +30,10 @@ class MoCoConfig(MethodConfig):
     momentum_end: float = 1.0      # follows, so start lower and cosine-increase to 1 (BYOL's schedule)
     hidden_dim: int = 1024         # paper: 2048 on a 2048-D ResNet-50; our backbones give 192-512-D
     out_dim: int = 128             # paper's
+    head_batch_norm: bool = True   # batch norm in the projection head (paper: none; MoCo v3 and SimCLR: yes).
+                                   # resnet-mini, 200 steps x 256, kNN / linear with a 10k bank: 81.7 / 86.0%
+                                   # with it, 79.0 / 84.8% without (random weights 79.8 / 82.3%); the same
+                                   # first-steps effect as DINO's head (`DINOConfig.head_batch_norm`)
 
 
 class MoCo(Method):
@@ -40,7 +44,8 @@ class MoCo(Method):
         super().__init__(backbone, cfg, plan)
         from lightly.models.modules.heads import MoCoProjectionHead
 
-        self.projection = MoCoProjectionHead(backbone.feature_dim, cfg.hidden_dim, cfg.out_dim)
+        self.projection = MoCoProjectionHead(backbone.feature_dim, cfg.hidden_dim, cfg.out_dim,
+                                             batch_norm=cfg.head_batch_norm)
         self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.teacher_projection = copy.deepcopy(self.projection).requires_grad_(False)
         self.queue = KeyQueue(cfg.queue_size, cfg.out_dim)
