@@ -47,8 +47,8 @@ import time
 OUT = ROOT / "out"
 VIT_METHODS = {"dino", "mocov3", "mae"}
 VIT_ONLY = {"mae"}  # masked image modelling drops patches: ViTs only
-PROBE_STEPS = 8
-WARMUP = 3  # steps left out of images/s: first-call costs
+PROBE_STEPS = 24  # the timing run that sets a headstart row's step count (8 steps ran ~20% slow: 246 of 300 s)
+WARMUP = 8  # steps left out of images/s: first-call costs, the allocator's first passes
 # Batch per model when --batch-size is not given. A ViT step on 2 CPU cores is 4-6x a resnet-mini step
 # (DINO on vit-tiny: ~64 img/s): at 256 a 3-minute row is ~45 optimizer steps, too few for any method to
 # move off its random start (DINO 160 steps at 64: kNN 53.6%, random 51.3%; 27 steps at 256: 46.0%).

@@ -18,6 +18,10 @@ class BarlowConfig(MethodConfig):
     hidden_dim: int = 2048         # paper: 8192-8192-8192; the D x D cross-correlation is estimated from the
     out_dim: int = 2048            # batch, and 2048 keeps it well-posed at batch 256 (solo-learn's CIFAR setting)
     lambda_param: float = 5e-3     # off-diagonal weight, paper's (0.0051)
+    scale_loss: float = 1.0        # loss multiplier (solo-learn: 0.1). The loss sums over out_dim (~1,700 at
+                                   # the start); LARS rescales weight steps, not those of biases and norms.
+                                   # 5 minutes (~400 steps x 256), kNN / linear on the 60k bank: 1.0 83.2 /
+                                   # 87.3%, 0.1 82.7 / 88.0%
 
 
 class Barlow(Method):
@@ -36,4 +40,4 @@ class Barlow(Method):
         x = torch.cat(views[:2])                           # (2B, C, S, S)
         z = self.projection(self.backbone(x)).float()      # (2B, out_dim); statistics in float32
         z0, z1 = z.chunk(2)
-        return self.criterion(z0, z1), {}
+        return self.cfg.scale_loss * self.criterion(z0, z1), {}
