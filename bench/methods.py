@@ -185,6 +185,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def resumed_rows(out: Path, minutes: float) -> list[dict]:
+    """The finished rows of an earlier run into `out` (failed ones are run again)."""
+    if not out.exists():
+        return []
+    earlier = json.loads(out.read_text())
+    if earlier.get("minutes") != minutes:
+        sys.exit(f"--resume: {out} holds a {earlier.get('minutes')}-minute table, not {minutes}; "
+                 "give the same --minutes or another --out")
+    return [r for r in earlier["rows"] if "error" not in r]
+
+
 def main() -> None:
     from headstart.io import write_json
     from headstart.methods import list_methods
@@ -201,15 +212,19 @@ def main() -> None:
     p.add_argument("--impls", nargs="+", default=["random", "headstart", "lightly"],
                    choices=["random", "headstart", "lightly"], help="which rows to run")
     p.add_argument("--out", type=Path, default=OUT / "methods.json")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows --out already holds (same --minutes) and run only the missing ones")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         return worker(json.loads(a.worker))
     methods = a.methods or list_methods()
-    data, rows = load_eval_data(a.eval_train), []
+    rows = resumed_rows(a.out, a.minutes) if a.resume else []
+    done = {(r["method"], r["model"], r["impl"]) for r in rows}
+    data = load_eval_data(a.eval_train)
     overrides = dict(kv.split("=", 1) for kv in a.method_args)
     for impl, model, method in rows_to_run(methods, a.models):
-        if impl not in a.impls:
+        if impl not in a.impls or (method if impl != "random" else "-", model, impl) in done:
             continue
         row = {"method": method, "model": model, "impl": impl}
         args = extra_args(method) if impl != "random" else {}
