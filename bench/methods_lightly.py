@@ -83,7 +83,7 @@ class SimCLR(Reference):
 
     def loss(self, views, frac):
         z0, z1 = (self.projection(self.backbone(x)) for x in views)
-        return self.cfg.scale_loss * self.criterion(z0, z1)
+        return self.criterion(z0, z1)
 
 
 class BYOL(Reference):
@@ -174,7 +174,7 @@ class VICReg(Reference):
 
     def loss(self, views, frac):
         z0, z1 = (self.projection(self.backbone(x)) for x in views)
-        return self.cfg.scale_loss * self.criterion(z0, z1)
+        return self.criterion(z0, z1)
 
 
 class Barlow(Reference):
