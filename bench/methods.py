@@ -16,13 +16,13 @@ test split. images/s is the median over steps after the third; peak RSS is that 
 process (each training runs in a fresh one) and its data workers. Prints a markdown table and
 writes bench/out/methods.json.
 
-2026-11-29, `--minutes 3`, 2-core VM (kNN / linear %, resnet-mini; random weights 83.7 / 86.4):
-distill (Lite0 teacher) 87.3 / 90.5, MoCo v3 85.9 / 87.7, SimCLR 85.0 / 89.0 (lightly 84.6 / 87.9),
-BYOL 84.7 / 88.2 (82.4 / 86.3), Barlow 83.6 / 87.4 (81.7 / 86.3), MoCo 83.2 / 87.8 (82.2 / 86.9);
-after their default changes, on a VM a third slower that evening: DINO (batch norm in the head) 84.1 /
-86.7 (83.1 / 85.9), VICReg (LARS) 84.9 / 87.7 (84.0 / 84.8). ViT-tiny (random 56.3 / 61.6): MAE
-61.7 / 70.3, DINO 53.3 / 55.6 (lightly 54.8 / 46.2), MoCo v3 53.3 / 58.2. The peak RSS column
-counts the row's process tree as `getrusage` reports it and creeps up from row to row: read it as an
+2026-12-01, `--minutes 5`, 2-core AMD EPYC VM (kNN / linear %; lightly's in brackets). resnet-mini, random
+weights 83.7 / 86.3: distill (Lite0 teacher) 87.7 / 91.1, DINO 86.0 / 87.7 (83.8 / 86.5), MoCo v3 85.7 / 87.7,
+MoCo v2 85.5 / 89.0 (84.4 / 87.8), BYOL 85.0 / 88.1 (82.8 / 86.3), VICReg 84.8 / 87.8 (84.3 / 86.1), SimCLR
+84.5 / 89.4 (84.8 / 88.6), Barlow 84.2 / 87.7 (81.4 / 85.3). vit-tiny, random 56.4 / 61.4: MoCo v3 68.9 / 73.9,
+MAE 68.7 / 76.1, DINO 63.1 / 69.3 (57.6 / 63.4). headstart rows ran 272-370 s (the step estimate runs over
+by up to 23%), lightly's 306-311 s. `--resume` reruns only the rows --out lacks (or that failed). The peak RSS
+column counts the row's process tree as `getrusage` reports it and creeps up from row to row: read it as an
 upper bound.
 """
 
