@@ -224,7 +224,7 @@ def main() -> None:
     data = load_eval_data(a.eval_train)
     overrides = dict(kv.split("=", 1) for kv in a.method_args)
     for impl, model, method in rows_to_run(methods, a.models):
-        if impl not in a.impls or (method if impl != "random" else "-", model, impl) in done:
+        if impl not in a.impls or (method, model, impl) in done:  # random rows: method "-"
             continue
         row = {"method": method, "model": model, "impl": impl}
         args = extra_args(method) if impl != "random" else {}
