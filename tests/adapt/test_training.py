@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -143,3 +144,54 @@ def test_lp_ft_probe__start_statistics_restored_when_they_probe_better(fmnist_tr
     # the head is the probe of the start statistics: refitting on them gives the same weights
     again = real_probe(model, ctx)
     torch.testing.assert_close(model.head.weight, again.linear.weight, atol=1e-4, rtol=1e-3)
+
+
+def test_lp_ft__kept_start_statistics_hold_through_fine_tuning_and_resume(
+    tmp_path, pretrained_run, ft_root, monkeypatch
+):
+    """When the probe keeps the start statistics, every BatchNorm trains in eval mode: the
+    exported running statistics are the start's, after a resume too (the choice is in the checkpoint),
+    while the weights themselves are fine-tuned."""
+    from safetensors.torch import load_file
+
+    from headstart.adapt.strategies import lp_ft
+    from tests.adapt.conftest import finetune_fast
+
+    real_probe, scores = lp_ft.probe, iter([0.9, 0.5])  # start statistics' probe first, then AdaBN's
+
+    def probe(model, ctx):
+        result = real_probe(model, ctx)
+        result.by_loss, result.val_accuracy = False, next(scores)
+        return result
+
+    monkeypatch.setattr(lp_ft, "probe", probe)
+    out = tmp_path / "lp-ft"
+
+    def run(steps: int, resume: bool = False):
+        finetune_fast(out, from_=str(pretrained_run), data=str(ft_root), strategy="lp-ft", steps=steps,
+                      resume=resume, test_split=False)
+
+    start = load_file(str(pretrained_run / "exported" / "backbone.safetensors"))
+    run(2)
+    assert json.loads((out / "results.json").read_text())["probe_norm_statistics"] == "start"
+    run(4, resume=True)  # prepare is skipped: "start" comes back from the checkpoint
+    tuned = load_file(str(out / "exported" / "backbone.safetensors"))
+    stats = [k for k in start if "running_" in k]
+    assert stats and all(torch.equal(start[k], tuned[k]) for k in stats)
+    weights = [k for k in start if k.endswith(".weight")]
+    assert any(not torch.equal(start[k], tuned[k]) for k in weights)
+    assert json.loads((out / "results.json").read_text())["probe_norm_statistics"] == "start"
+
+
+def test_lp_ft__adapted_statistics_train_on_batch_statistics():
+    """AdaBN's statistics were fitted to the new data: BatchNorm then trains normally (train mode)."""
+    from headstart.adapt.strategies.base import freeze_frozen_norms
+    from headstart.adapt.strategies.lp_ft import LPFT, batch_norms
+    from headstart.models import create_backbone
+
+    cfg = FinetuneConfig(from_="scratch", model="headstart/resnet-mini", data="fashion-mnist", strategy="lp-ft")
+    for kept, expect_training in [("adapted", True), ("none", True), ("start", False)]:
+        strategy, backbone = LPFT(cfg), create_backbone("headstart/resnet-mini").train()
+        strategy.norm_statistics = kept
+        freeze_frozen_norms(backbone, every=strategy.keep_norm_statistics)
+        assert {m.training for m in batch_norms(backbone)} == {expect_training}, kept

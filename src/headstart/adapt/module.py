@@ -7,6 +7,8 @@ adds the head, the labeled loss, validation accuracy, and the strategy's hooks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -90,8 +92,19 @@ class FinetuneModule(Method):
     def train(self, mode: bool = True) -> FinetuneModule:
         super().train(mode)
         if mode:
-            freeze_frozen_norms(self.backbone)
+            freeze_frozen_norms(self.backbone, every=self.strategy.keep_norm_statistics)
         return self
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["headstart_strategy"] = {
+            k: getattr(self.strategy, k) for k in self.strategy.checkpointed if hasattr(self.strategy, k)
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        for k, v in checkpoint.get("headstart_strategy", {}).items():
+            setattr(self.strategy, k, v)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         from headstart.train.optim import build_optimizer

@@ -6,6 +6,9 @@
 
 Norm layers whose parameters are all frozen run in eval mode (their running statistics stay
 those of the start weights); `FinetuneModule.train` applies that rule after every mode switch.
+A strategy whose `keep_norm_statistics` is true has every norm layer run that way (`lp-ft` when
+its probe kept the start statistics). What `prepare` chose once and a resumed run cannot redo is
+named in `checkpointed` and travels in the checkpoint.
 """
 
 from __future__ import annotations
@@ -39,8 +42,15 @@ class Strategy:
     base_lr: ClassVar[float] = 1e-3  # AdamW at batch 64 (x sqrt(batch / 64)), pretrained start
     scratch_lr: ClassVar[float] = 2e-3  # the same from random weights
 
+    checkpointed: ClassVar[tuple[str, ...]] = ()  # attributes `prepare` sets that a resumed run restores
+
     def __init__(self, cfg: FinetuneConfig) -> None:
         self.cfg = cfg
+
+    @property
+    def keep_norm_statistics(self) -> bool:
+        """True: every norm layer trains on its running statistics (eval mode), frozen or not."""
+        return False
 
     @classmethod
     def default_lr(cls, batch_size: int, scratch: bool) -> float:
@@ -61,12 +71,13 @@ def set_trainable(params: list[nn.Parameter], trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
-def freeze_frozen_norms(module: nn.Module) -> None:
-    """Put every norm layer whose parameters are all frozen into eval mode (running stats kept)."""
+def freeze_frozen_norms(module: nn.Module, every: bool = False) -> None:
+    """Put every norm layer whose parameters are all frozen into eval mode (running stats kept);
+    with `every`, all norm layers."""
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._NormBase):
             params = list(m.parameters(recurse=False))
-            if params and not any(p.requires_grad for p in params):
+            if every or (params and not any(p.requires_grad for p in params)):
                 m.eval()
 
 

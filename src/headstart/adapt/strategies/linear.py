@@ -15,6 +15,7 @@ class Linear(Strategy):
     name = "linear"
     base_lr = 1e-3
     scratch_lr = 1e-3
+    checkpointed = ("probe_accuracy",)
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
         set_trainable(list(model.backbone.parameters()), False)

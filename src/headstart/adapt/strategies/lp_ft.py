@@ -13,6 +13,11 @@ images (AdaBN), and the better of the two on validation is kept, head and statis
 AdaBN helps where the new data's statistics are close enough to be re-estimated and differ from the
 old; it can hurt far from them: ImageNet EfficientNet-Lite0 on 540 Fashion-MNIST images at 64 px
 probed at 66.7% on validation after AdaBN, against 79.0% test for its plain linear probe.
+
+When the probe keeps the start statistics, fine-tuning keeps them too: every batch norm trains in
+eval mode (its affine weights still learn), so the probed head meets the features it was fitted on.
+On batch statistics instead, that ImageNet start fell from a 83.3% probe to 72.2% on test after
+fine-tuning (seed 0); with the statistics held it ends at 83.5%.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ class LPFT(Strategy):
     name = "lp-ft"
     base_lr = 3e-4
     scratch_lr = 1e-3
+    checkpointed = ("probe_accuracy", "norm_statistics")
+
+    @property
+    def keep_norm_statistics(self) -> bool:
+        return getattr(self, "norm_statistics", None) == "start"
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
         if not ctx.resumed:  # else the checkpoint holds the probed (and further trained) head
