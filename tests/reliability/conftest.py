@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -83,8 +84,15 @@ def run_process(*args: str, timeout: float = 600, launcher: Path | None = None) 
 
 
 def start_process(*args: str, launcher: Path | None = None, **kwargs) -> subprocess.Popen:
+    """A real `headstart` process that Ctrl-C (SIGINT) reaches, even when these tests were started in
+    the background (`pytest &`), where the shell makes every child ignore SIGINT."""
     return subprocess.Popen(headstart_cmd(*args, launcher=launcher), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=process_env(), **kwargs)
+                            stderr=subprocess.PIPE, text=True, env=process_env(),
+                            preexec_fn=_default_sigint, **kwargs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python then installs its KeyboardInterrupt handler
 
 
 def tensors(path: Path) -> dict[str, torch.Tensor]:
