@@ -84,15 +84,14 @@ def run_process(*args: str, timeout: float = 600, launcher: Path | None = None) 
 
 
 def start_process(*args: str, launcher: Path | None = None, **kwargs) -> subprocess.Popen:
-    """A real `headstart` process that Ctrl-C (SIGINT) reaches, even when these tests were started in
-    the background (`pytest &`), where the shell makes every child ignore SIGINT."""
     return subprocess.Popen(headstart_cmd(*args, launcher=launcher), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=process_env(),
-                            preexec_fn=_default_sigint, **kwargs)
+                            stderr=subprocess.PIPE, text=True, env=process_env(), **kwargs)
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python then installs its KeyboardInterrupt handler
+# A shell's `pytest &` starts these tests ignoring SIGINT, and an ignored signal stays ignored in every
+# child: Ctrl-C would not reach the real `headstart` processes the tests interrupt. Handle it again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def tensors(path: Path) -> dict[str, torch.Tensor]:
