@@ -110,6 +110,22 @@ def _corrupted_resnet_mini():
     return Classifier(backbone, [str(c) for c in range(10)])
 
 
+def _start_statistics_probe_better(monkeypatch):
+    """Make lp-ft's probe on the start statistics score 0.9 on validation and AdaBN's 0.5 (real fits,
+    scores set): the start statistics win. Returns the real `probe`."""
+    from headstart.adapt.strategies import lp_ft
+
+    real_probe, scores = lp_ft.probe, iter([0.9, 0.5])  # the start statistics' probe first, then AdaBN's
+
+    def probe(model, ctx):
+        result = real_probe(model, ctx)
+        result.by_loss, result.val_accuracy = False, next(scores)
+        return result
+
+    monkeypatch.setattr(lp_ft, "probe", probe)
+    return real_probe
+
+
 def test_lp_ft_probe__adabn_kept_when_start_statistics_are_wrong(fmnist_train):
     from headstart.adapt.strategies.lp_ft import probe_with_better_norms
 
@@ -128,14 +144,7 @@ def test_lp_ft_probe__start_statistics_restored_when_they_probe_better(fmnist_tr
     model = _corrupted_resnet_mini()
     bn = model.backbone.module.stem[1]
     start_mean, start_var = bn.running_mean.clone(), bn.running_var.clone()
-    real_probe, scores = lp_ft.probe, iter([0.9, 0.5])  # the start statistics' probe first, then AdaBN's
-
-    def probe(model, ctx):
-        result = real_probe(model, ctx)
-        result.by_loss, result.val_accuracy = False, next(scores)
-        return result
-
-    monkeypatch.setattr(lp_ft, "probe", probe)
+    real_probe = _start_statistics_probe_better(monkeypatch)
     ctx = _probe_context(fmnist_train)
     val_accuracy, which = lp_ft.probe_with_better_norms(model, ctx)
     assert (which, val_accuracy) == ("start", 0.9)
@@ -154,17 +163,9 @@ def test_lp_ft__kept_start_statistics_hold_through_fine_tuning_and_resume(
     while the weights themselves are fine-tuned."""
     from safetensors.torch import load_file
 
-    from headstart.adapt.strategies import lp_ft
     from tests.adapt.conftest import finetune_fast
 
-    real_probe, scores = lp_ft.probe, iter([0.9, 0.5])  # start statistics' probe first, then AdaBN's
-
-    def probe(model, ctx):
-        result = real_probe(model, ctx)
-        result.by_loss, result.val_accuracy = False, next(scores)
-        return result
-
-    monkeypatch.setattr(lp_ft, "probe", probe)
+    _start_statistics_probe_better(monkeypatch)
     out = tmp_path / "lp-ft"
 
     def run(steps: int, resume: bool = False):

@@ -37,10 +37,11 @@ class LPFT(Strategy):
     base_lr = 3e-4
     scratch_lr = 1e-3
     checkpointed = ("probe_accuracy", "norm_statistics")
+    norm_statistics: str | None = None  # set by prepare (or a checkpoint): "start", "adapted" or "none"
 
     @property
     def keep_norm_statistics(self) -> bool:
-        return getattr(self, "norm_statistics", None) == "start"
+        return self.norm_statistics == "start"
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
         if not ctx.resumed:  # else the checkpoint holds the probed (and further trained) head
