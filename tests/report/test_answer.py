@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headstart.eval.study.answer import curves, labels_needed, one_line, savings
+from headstart.eval.gains import curves, labels_needed, one_line, savings
 from headstart.eval.study.cells import budget_args, plan_cells
 from headstart.errors import HeadstartError
 

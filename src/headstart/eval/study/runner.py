@@ -11,7 +11,7 @@ from typing import Any
 from headstart.config import to_yaml
 from headstart.errors import HeadstartError
 from headstart.io import write_json
-from headstart.eval.study.answer import curves, one_line, savings
+from headstart.eval.gains import curves, one_line, savings
 from headstart.eval.study.cells import Cell, plan_cells, run_cell
 from headstart.eval.study.config import StudyConfig
 from headstart.eval.study.frozen import frozen_knn
@@ -45,7 +45,7 @@ def run(cfg: StudyConfig) -> StudyResult:
         if cfg.baseline_weights:
             results["savings_baseline"] = savings(all_curves, start="baseline")
         write_json(rundir.path / "results.json", results)
-        from headstart.eval.study.report import write_report
+        from headstart.report.study import write_report
 
         write_report(rundir.path, cfg, results, pretrained)
         print_summary(answer, all_curves, frozen, rundir.path)
