@@ -15,9 +15,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from headstart.errors import HeadstartError
+from headstart.errors import HeadstartError, did_you_mean
 
 C = TypeVar("C", bound="Config")
+
+# What to do with an existing --out: said on each command line, never taken from a file (a run's
+# saved config.yaml carries them, and fed back it must neither clobber nor continue a folder).
+RUN_ACTIONS = ("resume", "overwrite")
+# Keys renamed since a run folder could have saved them: old name -> new name.
+RENAMED_KEYS = {"strategy": "distributed"}
 
 
 class Config(BaseModel):
@@ -70,7 +76,43 @@ def _explain(cls: type[Config], err: ValidationError) -> str:
 def to_yaml(cfg: Config) -> str:
     import yaml
 
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    values = cfg.model_dump(mode="json")
+    ordered = {key: values[key] for _, keys in field_groups(type(cfg)) for key in keys}  # the command's own first
+    return yaml.safe_dump(ordered, sort_keys=False)
+
+
+def read_config_file(cls: type[Config], path: Path) -> dict[str, Any]:
+    """The values of a `--config` YAML file, keyed as `cls`'s fields.
+
+    Keys are written as the flags are named, with `_` or `-` (`batch_size`, `batch-size`, `from`).
+    An unknown key is an error naming it and the valid ones; `RUN_ACTIONS` are left out.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else " ".join(str(err).split())
+        raise HeadstartError(f"cannot read --config {path}: {reason}", fix="pass a YAML file of KEY: VALUE lines") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise HeadstartError(f"--config {path} holds a {type(raw).__name__}, not KEY: VALUE lines",
+                             fix="write one option a line, e.g. `steps: 100`")
+    fields = cls.model_fields
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        name = name + "_" if name not in fields and name + "_" in fields else name
+        if name not in fields and RENAMED_KEYS.get(name) in fields and RENAMED_KEYS[name] not in raw:
+            name = RENAMED_KEYS[name]
+        if name not in fields:
+            valid = [k.rstrip("_") for _, keys in field_groups(cls) for k in keys]
+            raise HeadstartError(f"unknown key {key!r} in --config {path}", fix=did_you_mean(str(key), valid))
+        if name not in RUN_ACTIONS:
+            values[name] = value
+    return values
 
 
 def from_yaml(cls: type[C], path: Path) -> C:
@@ -80,6 +122,9 @@ def from_yaml(cls: type[C], path: Path) -> C:
         values = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise HeadstartError(f"cannot read config {path}: {err}", fix="check the run folder") from None
+    for old, new in RENAMED_KEYS.items():
+        if old in values and old not in cls.model_fields and new in cls.model_fields and new not in values:
+            values[new] = values.pop(old)
     return parse(cls, values)
 
 

@@ -23,7 +23,7 @@ class FinetuneConfig(TrainerOptions):
     from_: str = Field(description="start from: scratch, a headstart run folder, or a weights file")
     model: str | Auto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
     data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
-    labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); default all")
+    labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); unset: all")
     per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")
     indices: Path | None = Field(
         None, description="file of training-split indices to label (one a line, or a JSON list), "
@@ -44,7 +44,7 @@ class FinetuneConfig(TrainerOptions):
         "CNN convs of the last half of the stages",
     )
     freeze_blocks: int | None = Field(
-        None, ge=0, description="--strategy freeze: first K layer groups frozen (default: half of them)"
+        None, ge=0, description="--strategy freeze: first K layer groups frozen; unset: half of them"
     )
     unfreeze_every: int | None = Field(
         None,
@@ -76,7 +76,7 @@ class FinetuneConfig(TrainerOptions):
     )
     pseudo_per_class: int = Field(1000, ge=1, description="--self-train: pseudo-labels kept per class and round")
     unlabeled_data: str | None = Field(
-        None, description="--self-train: images to pseudo-label (default: the rest of --data's training split)"
+        None, description="--self-train: images to pseudo-label; unset: the rest of --data's training split"
     )
     image_size: int | Auto = Field(
         "auto", description="input side; auto: the run's, else the data's (32-224 for library models)"
@@ -87,8 +87,8 @@ class FinetuneConfig(TrainerOptions):
     test_data: str | None = Field(None, description="labeled test images when --data has no test split")
     forgetting_data: str | None = Field(
         None,
-        description="labeled data for the forgetting check (default: the "
-        "pretraining data's test split when it has one)",
+        description="labeled data for the forgetting check; unset: the "
+        "pretraining data's test split when it has one",
     )
     knn_k: int = Field(20, ge=1, description="neighbours for the forgetting kNN")
     batch_size: int = Field(64, ge=2, description="global batch size (clipped to the training set)")
@@ -107,7 +107,7 @@ class EvaluateConfig(Config):
         None, description="use this stratified share of the training split (1% or 600)"
     )
     test_labels: str | None = Field(None, description="use this stratified share of the test split")
-    image_size: int | None = Field(None, ge=1, description="input side (default: the run's)")
+    image_size: int | None = Field(None, ge=1, description="input side; unset: the run's")
     batch_size: int = Field(256, ge=1, description="images per forward pass")
     seed: int = Field(0, description="seed of the subsets and the probe's validation split")
     on_bad_image: Literal["skip", "fail"] = Field(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic.fields import FieldInfo
 
 from headstart.config import Config, field_groups, flag
+from headstart.errors import EXIT_USER_ERROR, HeadstartError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,6 @@ def _key_values(items: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` pairs; a VALUE is read as YAML (numbers, lists, true/false), else kept as text."""
     import yaml
 
-    from headstart.errors import HeadstartError
-
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -73,19 +74,50 @@ def _key_values(items: list[str]) -> dict[str, Any]:
     return out
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that answers a usage error in one line, `headstart CMD: error: ...`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.match(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:  # a mistyped command: the closest ones, not all of them
+            valid = re.findall(r"'([^']*)'", choice.group(3))
+            message = f"unknown {choice.group(1).lower()} {choice.group(2)!r}; {did_you_mean(choice.group(2), valid)}"
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def unknown_flags_message(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """`unknown option --stepz; did you mean --steps?` for arguments no option took."""
+    known = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+    flags = [a for a in extras if a.startswith("-")]
+    if not flags:
+        return f"unexpected argument {extras[0]!r}; options are written --name VALUE"
+    name = flags[0].split("=", 1)[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else f"see `{parser.prog} --help`"
+    return f"unknown option {name}; {hint}"
+
+
 def add_options(parser: argparse.ArgumentParser, command: Command) -> None:
-    """The command's own options first, then one group per inherited options class."""
+    """The command's own options first, then one group per inherited options class, then the
+    config-file options."""
+    assert not {"config_file", "print_config"} & set(command.config.model_fields)
     for cls, keys in field_groups(command.config):
         title = (cls.__doc__ or "").strip().splitlines()[0] if cls is not command.config else None
         group = parser.add_argument_group(title) if title else parser
         for key in keys:
             _add_option(group, key, command.config.model_fields[key], positional=key in command.positional)
+    group = parser.add_argument_group("config file")
+    group.add_argument("--config", dest="config_file", metavar="FILE", default=argparse.SUPPRESS,
+                       help="read options from a YAML file of the same keys (a run's config.yaml re-runs it); "
+                       "options given on the command line win; --resume/--overwrite are never read from it")
+    group.add_argument("--print-config", action="store_true", default=argparse.SUPPRESS,
+                       help="print the config from the file and the options as YAML, and exit")
 
 
 def _add_option(parser: argparse.ArgumentParser, key: str, field: FieldInfo, positional: bool) -> None:
     kind = _kind(field.annotation)
-    default = "required" if field.is_required() else f"default: {field.default!r}"
-    help_ = f"{field.description or ''} ({default})".replace("%", "%%")
+    help_ = (field.description or "") + _default_text(field)
+    help_ = help_.replace("%", "%%")
     names = [key] if positional else [flag(key)]
     kw: dict[str, Any] = {"help": help_, "default": argparse.SUPPRESS}
     if kind == "bool":
@@ -101,6 +133,17 @@ def _add_option(parser: argparse.ArgumentParser, key: str, field: FieldInfo, pos
         kw.pop("default")
         kw["nargs"] = "?" if not field.is_required() else None
     parser.add_argument(*names, dest=key, **kw)
+
+
+def _default_text(field: FieldInfo) -> str:
+    """` (default: 256)`; nothing for an unset default (its description says what unset means)."""
+    if field.is_required():
+        return " (required)"
+    value = field.default
+    if value is None or value == {} or value == []:
+        return ""
+    shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return f" (default: {shown})"
 
 
 def values_from_args(ns: argparse.Namespace, command: Command) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import os
 import sys
 import warnings
 
-from headstart.cli._build import Command, add_options, values_from_args
-from headstart.config import parse
+from headstart.cli._build import Command, Parser, add_options, unknown_flags_message, values_from_args
+from headstart.config import parse, read_config_file, to_yaml
 from headstart.errors import EXIT_USER_ERROR, HeadstartError
 
 # module names under headstart.cli, each defining COMMAND
@@ -33,12 +33,12 @@ def load_commands() -> list[Command]:
 
 
 def build_parser(commands: list[Command]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="headstart",
         description="Pretrain on your unlabeled data, adapt with few labels, and measure the gain.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     for cmd in commands:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
@@ -48,8 +48,13 @@ def build_parser(commands: list[Command]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     commands = load_commands()
-    args = build_parser(commands).parse_args(argv)
+    parser = build_parser(commands)
+    args, extras = parser.parse_known_args(argv)
     cmd = next(c for c in commands if c.name == args.command)
+    if extras:  # argparse's own answer is the whole usage; one line with the closest option instead
+        sub = parser._subparsers._group_actions[0].choices[cmd.name]  # type: ignore[union-attr]
+        print(f"headstart {cmd.name}: error: {unknown_flags_message(sub, extras)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     debug = args.debug or os.environ.get("HEADSTART_DEBUG") == "1"
     shown = warnings.showwarning
     warnings.showwarning = _one_line_warnings(cmd.name, shown)
@@ -59,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     handler.setLevel(logging.WARNING)
     log.addHandler(handler)
     try:
-        cfg = parse(cmd.config, values_from_args(args, cmd))
+        cfg = parse(cmd.config, resolve_values(args, cmd))
+        if getattr(args, "print_config", False):
+            print(to_yaml(cfg), end="")
+            return 0
         cmd.run(cfg)
     except HeadstartError as err:
         if debug:
@@ -79,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = shown
         log.removeHandler(handler)
     return 0
+
+
+def resolve_values(args: argparse.Namespace, cmd: Command) -> dict:
+    """The `--config` file's values, overridden by the options given on the command line."""
+    given = values_from_args(args, cmd)
+    if not hasattr(args, "config_file"):
+        return given
+    return {**read_config_file(cmd.config, args.config_file), **given}
 
 
 class _OneLine(logging.Formatter):

@@ -23,7 +23,7 @@ class SelectConfig(Config):
     n: int = Field(ge=1, description="how many images to pick")
     strategy: str = Field("diverse", description=STRATEGY_HELP)
     weights: list[float] | None = Field(
-        None, description="one weight per strategy of a blend a+b (default equal)"
+        None, description="one weight per strategy of a blend a+b; unset: equal weights"
     )
     uncertainty: Literal["margin", "entropy"] = Field("margin", description="uncertainty measure")
     exclude: Path | None = Field(
@@ -73,7 +73,7 @@ class ActiveConfig(Config):
     first_strategy: str = Field("diverse", description="round 1 strategy (no classifier exists yet)")
     weights: list[float] | None = Field(None, description="weights of a blended --strategy")
     finetune_strategy: str = Field("linear", description="headstart finetune --strategy of every round")
-    epochs: int | None = Field(None, ge=1, description="fine-tuning epochs per round (default: finetune's)")
+    epochs: int | None = Field(None, ge=1, description="fine-tuning epochs per round; unset: finetune's")
     batch_size: int = Field(64, ge=2, description="fine-tuning batch size")
     out: Path = Field(description="folder: round-<k>/ runs, picked-<k>.csv and rounds.json")
     seed: int = Field(0, description="seed of selection and fine-tuning")

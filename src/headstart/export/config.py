@@ -18,7 +18,7 @@ class EmbedConfig(Config):
     out: Path = Field(description="output folder for embeddings.npy + index.csv")
     format: Literal["npy", "csv", "parquet", "all"] = Field("npy", description="embedding file format")
     batch_size: int = Field(512, ge=1, description="images per forward pass")
-    image_size: int | None = Field(None, description="input side (default: the run's)")
+    image_size: int | None = Field(None, description="input side; unset: the run's")
     on_bad_image: Literal["skip", "fail"] = Field("skip", description="skip unreadable images with a warning, or stop")
     progress: bool = Field(True, description="show a progress bar")
 

@@ -17,7 +17,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 class RunOptions(Config):
     """Where results go and how an existing folder is treated."""
 
-    out: Path | None = Field(None, description="run folder (default: runs/<command>-<time>)")
+    out: Path | None = Field(None, description="run folder; unset: runs/<command>-<time>")
     resume: bool = Field(False, description="continue from the run folder's last checkpoint")
     overwrite: bool = Field(False, description="replace an existing non-empty run folder")
     seed: int = Field(0, description="random seed (data order, augmentations, initialisation)")
@@ -27,12 +27,12 @@ class RunOptions(Config):
 class TrainerOptions(RunOptions):
     """How training runs: hardware, precision, length, checkpoints, logging."""
 
-    epochs: int | None = Field(None, ge=1, description="passes over the data (default: from --steps, else auto)")
+    epochs: int | None = Field(None, ge=1, description="passes over the data; unset: from --steps, else auto")
     steps: int | None = Field(None, ge=1, description="optimizer steps (overrides --epochs)")
     batch_size: int = Field(256, ge=2, description="global batch size (all devices together)")
     accumulate_grad_batches: int = Field(1, ge=1, description="micro-batches per optimizer step")
     lr: PositiveFloat | Auto = Field("auto", description="learning rate; auto: the method's rate x batch_size/256")
-    weight_decay: Annotated[float, Field(ge=0)] | Auto = Field("auto", description="weight decay; auto: the method's default")
+    weight_decay: Annotated[float, Field(ge=0)] | Auto = Field("auto", description="weight decay; auto: the method's own")
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field("auto", description="device type")
     devices: PositiveInt | Auto = Field("auto", description="devices per node (GPUs, or CPU processes with ddp)")
     num_nodes: int = Field(1, ge=1, description="machines (start with torchrun or SLURM)")

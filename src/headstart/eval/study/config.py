@@ -15,20 +15,20 @@ class StudyConfig(RunOptions):
     """`headstart study`: how much head start does pretraining on your data give, at each label budget?"""
 
     data: str = Field(description="unlabeled images to pretrain on (folder, IDX, or fashion-mnist)")
-    labeled: str | None = Field(None, description="labeled pool for fine-tuning (default: --data, if it has labels)")
-    test: str | None = Field(None, description="held-out labeled test set (default: the data's test split)")
+    labeled: str | None = Field(None, description="labeled pool for fine-tuning; unset: --data, if it has labels")
+    test: str | None = Field(None, description="held-out labeled test set; unset: the data's test split")
     model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name>")
     method: str = Field("simclr", description="pretraining method")
     from_: str | None = Field(None, description="reuse a finished pretraining run instead of pretraining")
     baseline_weights: str | None = Field(None, description="also fine-tune from these weights (e.g. ImageNet)")
-    baseline_model: str | None = Field(None, description="model of --baseline-weights (default: --model)")
+    baseline_model: str | None = Field(None, description="model of --baseline-weights; unset: --model")
     budgets: list[str] = Field(["10/class", "1%", "10%", "100%"], description="label budgets: N/class, P%, or N")
     seeds: int = Field(3, ge=1, description="seeds per cell (confidence intervals over them)")
     strategies: list[str] = Field(["linear", "lp-ft"], description="fine-tuning strategies from pretrained weights "
                                   "(from scratch always trains fully)")
-    pretrain_steps: int | None = Field(None, ge=1, description="pretraining steps (default: the pretrain default)")
+    pretrain_steps: int | None = Field(None, ge=1, description="pretraining steps; unset: pretrain's own")
     pretrain_args: dict[str, Any] = Field({}, description="more pretrain options, KEY=VALUE")
-    finetune_steps: int | None = Field(None, ge=1, description="fine-tuning steps per cell (default: auto)")
+    finetune_steps: int | None = Field(None, ge=1, description="fine-tuning steps per cell; unset: auto")
     finetune_steps_by_budget: dict[str, int] = Field({}, description="fine-tuning steps per cell of a budget, "
                                                      "BUDGET=STEPS (e.g. 10%=600); others: --finetune-steps")
     finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
