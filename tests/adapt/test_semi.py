@@ -18,6 +18,7 @@ from headstart.adapt.semi import (
     consistency_loss,
     rand_augment,
 )
+from headstart.adapt.semi.stream import UnlabeledStream
 from headstart.adapt.semi.strong import autocontrast, equalize, pool, posterize
 from headstart.adapt.semi.thresholds import build_threshold
 from headstart.data.idx import open_idx
@@ -179,3 +180,45 @@ def test_equalize_autocontrast_posterize__as_pil_on_real_images(fmnist):
     bits = torch.full((len(x),), 5.0)
     pil = pil_apply(fmnist, lambda im: ImageOps.posterize(im, 5))
     assert torch.allclose(posterize(x, bits), pil, atol=1e-6)
+
+
+# ---- the unlabeled stream ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unlabeled():
+    """1000 real Fashion-MNIST training images."""
+    return open_idx("fashion-mnist", "train").subset(np.arange(1000))
+
+
+def test_stream__a_pass_covers_the_pool_once_and_the_next_pass_reshuffles(unlabeled):
+    s = UnlabeledStream(unlabeled, batch_size=64, seed=0)
+    first = torch.cat([s.next()[2] for _ in range(s.per_pass)])  # 15 batches of 64
+    assert len(first) == 960 and len(first.unique()) == 960
+    second = torch.cat([s.next()[2] for _ in range(s.per_pass)])
+    assert len(second.unique()) == 960 and not torch.equal(first, second)
+
+
+def test_stream__resumes_from_the_count_of_batches_drawn(unlabeled):
+    a = UnlabeledStream(unlabeled, batch_size=64, seed=3)
+    for _ in range(20):  # into the second pass
+        a.next()
+    b = UnlabeledStream(unlabeled, batch_size=64, seed=3)
+    b.drawn = 20
+    images_a, labels_a, index_a = a.next()
+    images_b, labels_b, index_b = b.next()
+    assert torch.equal(index_a, index_b) and torch.equal(images_a, images_b) and torch.equal(labels_a, labels_b)
+    assert torch.equal(images_a, unlabeled.images[index_a]) and labels_a.tolist() == unlabeled.labels[index_a].tolist()
+    other = UnlabeledStream(unlabeled, batch_size=64, seed=4)
+    assert not torch.equal(other.indices(20), index_a)
+
+
+def test_stream__ranks_draw_disjoint_halves_of_one_global_batch(unlabeled):
+    r0, r1 = (UnlabeledStream(unlabeled, batch_size=32, seed=0, rank=r, world=2) for r in (0, 1))
+    i0, i1 = r0.indices(5), r1.indices(5)
+    assert len(i0) == len(i1) == 32 and not set(i0.tolist()) & set(i1.tolist())
+
+
+def test_stream__a_pool_smaller_than_a_batch_is_refused(unlabeled):
+    with pytest.raises(HeadstartError, match="fewer than one unlabeled batch"):
+        UnlabeledStream(unlabeled.subset(np.arange(10)), batch_size=64, seed=0)
