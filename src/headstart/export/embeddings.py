@@ -41,7 +41,8 @@ def _parquet(feats: np.ndarray, paths: list[str], labels: list[str], path: Path)
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ModuleNotFoundError:
-        raise HeadstartError("--format parquet needs pyarrow", fix="pip install pyarrow") from None
+        raise HeadstartError("writing embeddings.parquet (--format parquet or all) needs pyarrow",
+                             fix="pip install 'headstart[parquet]' (or pip install pyarrow)") from None
     table = pa.table({"path": paths, "label": labels,
                       "embedding": pa.FixedSizeListArray.from_arrays(feats.astype(np.float32).ravel(), feats.shape[1])})
     atomic_write(path, lambda f: pq.write_table(table, f))
