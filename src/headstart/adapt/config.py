@@ -76,7 +76,22 @@ class FinetuneConfig(TrainerOptions):
     )
     pseudo_per_class: int = Field(1000, ge=1, description="--self-train: pseudo-labels kept per class and round")
     unlabeled_data: str | None = Field(
-        None, description="--self-train: images to pseudo-label; unset: the rest of --data's training split"
+        None, description="--self-train / --semi: unlabeled images; unset: the rest of --data's training "
+        "split"
+    )
+    semi: Literal["none", "fixmatch", "flexmatch", "freematch"] = Field(
+        "none", description="semi-supervised fine-tuning on the unlabeled images: FixMatch consistency "
+        "with a fixed, class-wise curriculum (FlexMatch) or self-adaptive (FreeMatch) confidence threshold"
+    )
+    semi_ratio: int = Field(2, ge=1, description="--semi: unlabeled images per labeled one in a step (mu)")
+    semi_threshold: float = Field(
+        0.95, gt=0, le=1, description="--semi: pseudo-label confidence threshold (flexmatch: its ceiling; "
+        "freematch sets its own)"
+    )
+    semi_weight: float = Field(1.0, ge=0, description="--semi: weight of the unlabeled loss (lambda_u)")
+    semi_align: bool = Field(
+        False, description="--semi: align pseudo-label class shares to the labeled ones (distribution "
+        "alignment)"
     )
     image_size: int | Auto = Field(
         "auto", description="input side; auto: the run's, else the data's (32-224 for library models)"
