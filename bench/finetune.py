@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import headstart
-from headstart.eval.metrics import mean_and_ci
+from headstart.eval.stats import mean_ci
 from headstart.io import write_json, write_text
 
 STRATEGIES = ("linear", "full", "lp-ft", "lora")
@@ -92,8 +92,8 @@ def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
 
 def summary(cells: list[dict], key: str = "accuracy") -> dict:
     values = [c[key] for c in cells]
-    mean, half = mean_and_ci(values)
-    return {"mean": mean, "ci95": half, "values": values}
+    est = mean_ci(values)
+    return {"mean": est.mean, "ci95": est.half_width, "values": values}
 
 
 def accuracy_table(args: argparse.Namespace) -> dict:

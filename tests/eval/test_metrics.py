@@ -6,8 +6,7 @@ import torch
 
 from headstart.errors import HeadstartError
 from headstart.eval.knn import knn_predict
-from headstart.eval.metrics import (accuracy, classification_report, confusion_matrix, mean_and_ci,
-                                    per_class_accuracy, t_cdf, t_quantile)
+from headstart.eval.metrics import accuracy, classification_report, confusion_matrix, per_class_accuracy
 
 PRED = torch.tensor([0, 0, 1, 2, 2, 2, 1])
 TARGET = torch.tensor([0, 1, 1, 2, 2, 0, 1])
@@ -48,38 +47,14 @@ def test_classification_report__fashion_mnist_knn(pixels, fmnist_test):
     assert cm.sum() == 2000 and cm.trace() == (pred == test_y[:2000]).sum()
     assert 0.78 < report["accuracy"] < 0.86
     # raw pixels separate trousers easily and confuse shirts with tops, pullovers and coats
-    assert report["per_class"]["Trouser"] > 0.9 > 0.7 > report["per_class"]["Shirt"]
+    assert report["per_class"]["Trouser"] > 0.9 and report["per_class"]["Shirt"] < 0.7
 
 
-@pytest.mark.parametrize("p, df, expected", [
-    (0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 4, 2.7764), (0.975, 9, 2.2622),
-    (0.975, 30, 2.0423), (0.995, 9, 3.2498), (0.95, 5, 2.0150), (0.975, 10**7, 1.9600),
-])
-def test_t_quantile__table_values(p, df, expected):
-    assert t_quantile(p, df) == pytest.approx(expected, abs=1e-4)
-    assert t_quantile(1 - p, df) == pytest.approx(-expected, abs=1e-4)
-    assert t_cdf(t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
-
-
-def test_mean_and_ci__known_values():
-    mean, half = mean_and_ci([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert mean == 3.0
-    assert half == pytest.approx(2.776445 * math.sqrt(2.5) / math.sqrt(5), rel=1e-6)
-    assert mean_and_ci([0.8, 0.8, 0.8]) == (pytest.approx(0.8), pytest.approx(0.0))
-    _, half90 = mean_and_ci([1.0, 2.0, 3.0, 4.0, 5.0], confidence=0.9)
-    assert half90 < half
-
-
-def test_mean_and_ci__one_value_has_no_interval():
-    mean, half = mean_and_ci([0.7])
-    assert mean == 0.7 and math.isnan(half)
-
-
-def test_mean_and_ci__error_no_values():
-    with pytest.raises(HeadstartError, match="no values"):
-        mean_and_ci([])
+def test_confusion_matrix__error_index_out_of_range():
+    with pytest.raises(HeadstartError, match="from 0 to 2 outside 0..1"):
+        confusion_matrix(PRED, TARGET, 2)
 
 
 def test_accuracy__error_shape_mismatch():
-    with pytest.raises(HeadstartError, match="one prediction per target"):
-        accuracy(torch.zeros(3), torch.zeros(4))
+    with pytest.raises(HeadstartError, match="differ in shape"):
+        accuracy(PRED, TARGET[:3])

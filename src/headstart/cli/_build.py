@@ -40,7 +40,7 @@ def _choices(annotation: Any) -> list[str] | None:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         found = [c for a in args if (c := _choices(a))]
         only_literals = all(typing.get_origin(a) is Literal or a is type(None) for a in args)
-        return sum(found, []) if found and only_literals else None
+        return [c for choices in found for c in choices] if found and only_literals else None
     return None
 
 
