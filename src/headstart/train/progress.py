@@ -1,25 +1,37 @@
-"""One progress bar over the run's optimizer steps.
+"""One progress display over the run's optimizer steps.
 
 Lightning's bars count batches per epoch and show `Epoch 9/-2` for a run bounded by steps
 (`max_epochs=-1`). headstart runs are bounded by steps, so the bar is: steps done / total,
 elapsed, remaining, and the logged figures (loss, images/s, monitor kNN). A resumed run starts
-the bar at its checkpoint's step.
+the bar at its checkpoint's step. When the output is not a terminal (a log file, a pipe), a bar
+would be control codes and wrapped lines, so a plain line is written instead after the first
+step, about every `LOG_EVERY_S` seconds, and at the end:
+
+    step 120/400 (30%)  loss 2.365  img_s 611  elapsed 1m02s  eta 2m25s
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+import time
+from typing import Any, TextIO
 
 from lightning.pytorch.callbacks.progress import ProgressBar
 
+LOG_EVERY_S = 30.0
+
 
 class StepProgressBar(ProgressBar):
-    def __init__(self, description: str = "steps") -> None:
+    def __init__(self, description: str = "steps", *, stream: TextIO | None = None,
+                 log_every_s: float = LOG_EVERY_S) -> None:
         super().__init__()
         self.description = description
         self._enabled = True
         self._progress: Any = None
         self._task: Any = None
+        self._log: PlainLog | None = None
+        self._stream = stream
+        self.log_every_s = log_every_s
 
     def disable(self) -> None:
         self._enabled = False
@@ -29,6 +41,10 @@ class StepProgressBar(ProgressBar):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if not self._enabled:
+            return
+        stream = self._stream or sys.stdout
+        if not stream.isatty():
+            self._log = PlainLog(stream, trainer.max_steps, trainer.global_step, self.log_every_s)
             return
         from rich.progress import (
             BarColumn,
@@ -57,8 +73,12 @@ class StepProgressBar(ProgressBar):
         if self._progress is not None:
             figures = figures_text(self.get_metrics(trainer, pl_module))
             self._progress.update(self._task, completed=trainer.global_step, figures=figures)
+        elif self._log is not None and self._log.due(trainer.global_step):
+            self._log.write(trainer.global_step, figures_text(self.get_metrics(trainer, pl_module)))
 
     def on_train_end(self, trainer, pl_module) -> None:
+        if self._log is not None and self._log.last_step != trainer.global_step:
+            self._log.write(trainer.global_step, figures_text(self.get_metrics(trainer, pl_module)))
         self._stop()
 
     def on_exception(self, trainer, pl_module, exception) -> None:
@@ -74,9 +94,43 @@ class StepProgressBar(ProgressBar):
             print(*args, **kwargs)
 
     def _stop(self) -> None:
+        self._log = None
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class PlainLog:
+    """Progress as plain lines for a log file: the first step, then every `every_s` seconds, and the last."""
+
+    def __init__(self, stream: TextIO, total: int, start_step: int, every_s: float) -> None:
+        self.stream, self.total, self.every_s = stream, total, every_s
+        self.start_step, self.start = start_step, time.monotonic()
+        self.last_step, self.last_time = start_step, -float("inf")
+
+    def due(self, step: int) -> bool:
+        return step > self.last_step and (step >= self.total or time.monotonic() - self.last_time >= self.every_s)
+
+    def write(self, step: int, figures: str) -> None:
+        now = time.monotonic()
+        elapsed = now - self.start
+        done = step - self.start_step
+        eta = elapsed / done * (self.total - step) if done > 0 else None
+        share = f" ({100 * step // self.total}%)" if self.total > 0 else ""
+        parts = [f"step {step}/{self.total}{share}", figures, f"elapsed {_duration(elapsed)}",
+                 f"eta {_duration(eta)}" if eta is not None else ""]
+        print("  ".join(p for p in parts if p), file=self.stream, flush=True)
+        self.last_step, self.last_time = step, now
+
+
+def _duration(seconds: float) -> str:
+    """`42s`, `3m05s`, `2h07m`."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def figures_text(metrics: dict[str, Any]) -> str:
