@@ -13,11 +13,6 @@ the module's state dict (heads too) and the optimizer state.
 
 from __future__ import annotations
 
-import sys
-
-if sys.path and sys.path[0].endswith("bench"):  # bench/select.py would shadow the standard `select`
-    sys.path.pop(0)
-
 import argparse
 import json
 import os
@@ -25,6 +20,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -10,6 +10,32 @@ no workers), and prints: the wall time per step, that time split into categories
 forward, convolution backward, batch norm forward/backward, views, loss, optimizer, other
 operators, and what no operator accounts for: Python, Lightning and the allocator), and the
 top operators by self time. `--trace FILE` also writes a Chrome trace.
+
+What profiles of this script led to (2-core AVX512-BF16 Xeon VM, 2026-11-29):
+
+ResNet-18 at 64 px spent 55% of a SimCLR step in convolution backward, 40% of the step in its last
+stage's four 3x3 convolutions, whose output maps are 2x2. Those convolutions, bf16, batch 256,
+forward / forward + backward in ms (`train/memory_format.py` turns the first two into one dense
+matrix product; 1x1 convolutions on maps under 16 pixels with channels-last kernels took 2.2x the
+time of contiguous ones):
+
+| convolution | oneDNN channels-last | as one dense matrix product |
+|---|---:|---:|
+| 512 -> 512, 3x3, 2x2 map | 20.8 / 112 | 5.2 / 13.0 |
+| 256 -> 512, 3x3 stride 2, 4x4 -> 2x2 | 8.9 / 54.4 | 9.8 / 21.6 |
+| 256 -> 256, 3x3, 4x4 map (not converted) | 3.3 / 22.8 | 21.6 / 85.5 |
+
+Attention, 3 heads of 64, forward / forward + backward in ms (`models/attention.py` takes the
+explicit path on CPUs in bf16/fp16):
+
+| batch x tokens | bf16 fused | bf16 explicit | fp32 fused | fp32 explicit |
+|---|---:|---:|---:|---:|
+| 512 x 50 (28 px, patch 4: DINO's global crops) | 17.5 / 150 | 10.7 / 34 | 14.4 / 61 | 16.7 / 75 |
+| 1536 x 10 (12 px local crops) | 10.2 / 166 | 3.7 / 15 | 7.0 / 27 | 8.3 / 66 |
+| 256 x 197 (224 px, patch 16) | 85 / 318 | 64 / 202 | 85 / 269 | 182 / 453 |
+
+A DINO step on `headstart/vit-tiny` (batch 256, 2 global + 6 local crops) went from 5.2 to 3.7 s
+with the explicit path.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ only, so N^2 / 2 dot products and never an N x N matrix), keeps the pairs at or 
 threshold and joins them with a vectorised union-find (hooking roots to the smaller root,
 Shiloach & Vishkin 1982), so a group is a connected component of the similarity graph: a
 chain a~b~c groups a and c even when cos(a, c) is below the threshold, which each member's
-similarity to the representative makes visible. Exact all-pairs work is O(N^2 D): about
-25 CPU-seconds for 100k x 128 rows, 100 times that for 1M (bench/select.py --dedup).
+similarity to the representative makes visible. Exact all-pairs work is O(N^2 D), so 1M rows
+take 100 times as long as 100k (timed by bench/selection_scale.py --dedup).
 
 `exact_duplicates` groups files by size first and hashes (blake2b, read in 1 MiB chunks)
 only files that share a size: first their first 64 KiB, then the whole file.

@@ -1,19 +1,11 @@
 """Attention on CPUs: explicit matrix products instead of the fused kernel under bf16.
 
 PyTorch's fused `scaled_dot_product_attention` on a CPU runs a flash-attention kernel whose
-backward is slow in bf16 on the short sequences of small images. Measured on this 2-core
-AVX512-BF16 machine (3 heads of 64, forward / forward + backward in ms):
-
-| batch x tokens | bf16 fused | bf16 explicit | fp32 fused | fp32 explicit |
-|---|---:|---:|---:|---:|
-| 512 x 50 (28 px, patch 4: DINO's global crops) | 17.5 / 150 | 10.7 / 34 | 14.4 / 61 | 16.7 / 75 |
-| 1536 x 10 (12 px local crops) | 10.2 / 166 | 3.7 / 15 | 7.0 / 27 | 8.3 / 66 |
-| 256 x 197 (224 px, patch 16) | 85 / 318 | 64 / 202 | 85 / 269 | 182 / 453 |
-
-So on a CPU, while autocast (or the tensors) are bf16/fp16, timm's attention modules take their
-own explicit path (`q @ k.T`, softmax, `@ v`: batched GEMMs autograd differentiates); in fp32 and
-on GPUs they keep the fused kernel. A DINO step on `headstart/vit-tiny` (batch 256, 2 global + 6
-local crops) went from 5.2 to 3.7 s (bench/profile_step.py). Numbers are the same up to rounding.
+backward is slow in bf16, above all on the short sequences of small images (the timings are in
+`bench/profile_step.py`). So on a CPU, while autocast (or the tensors) are bf16/fp16, timm's
+attention modules take their own explicit path (`q @ k.T`, softmax, `@ v`: batched GEMMs autograd
+differentiates); in fp32, where the fused kernel is as fast, and on GPUs they keep it. Numbers are
+the same up to rounding.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """Conv-net layout for training: channels-last, and on CPUs two exceptions for tiny maps.
 
 oneDNN's CPU convolutions are fast on channels-last maps from 8x8 pixels up and about even at
-4x4, but slow on tiny maps, above all in backward (bench/profile_step.py: ResNet-18 at 64 px
-spent 55% of a SimCLR step in convolution backward, 40% of the step in its last stage's four
-3x3 convolutions, whose output maps are 2x2). Measured on this 2-core AVX512-BF16
-machine, bf16, batch 256, forward / forward + backward in ms:
-
-| convolution | oneDNN channels-last | as one dense matrix product |
-|---|---:|---:|
-| 512 -> 512, 3x3, 2x2 map | 20.8 / 112 | 5.2 / 13.0 |
-| 256 -> 512, 3x3 stride 2, 4x4 -> 2x2 | 8.9 / 54.4 | 9.8 / 21.6 |
-| 256 -> 256, 3x3, 4x4 map (not converted) | 3.3 / 22.8 | 21.6 / 85.5 |
-
-So on a CPU:
+4x4, but slow on tiny maps, above all in backward: ResNet-18's last stage at 64 px (2x2 output
+maps) is where its CPU step time went (the profile and the per-convolution timings are in
+`bench/profile_step.py`). So on a CPU:
 - a convolution whose *output* map has fewer than `MIN_PIXELS` pixels, with a kernel larger than
   1x1 and an input map at most twice the kernel's pixels, becomes a `TinyMapConv2d`: the kernel's
   taps are gathered into one `(Ho*Wo*O, H*W*C)` matrix and the whole convolution is one GEMM, which
@@ -20,7 +11,7 @@ So on a CPU:
   a 3x3 kernel the dense product does fewer FLOPs than the convolution (padding taps are skipped);
   at most it does twice as many. Parameters, state dict and numbers are those of `nn.Conv2d`.
 - other convolutions on input maps under `MIN_PIXELS` pixels (1x1 kernels) keep contiguous weights
-  and get a contiguous input: channels-last kernels took 2.2x the time there.
+  and get a contiguous input: channels-last kernels are slower there too.
 GPUs keep channels-last everywhere (cuDNN has no such cliff).
 """
 

@@ -17,8 +17,9 @@ def param_groups(modules: list[nn.Module], weight_decay: float, lr_scale: float 
         for p in m.parameters():
             if p.requires_grad:
                 (no_decay if p.ndim <= 1 else decay).append(p)
+    # LARS (lightly's) skips its trust ratio where weight_decay is 0: the no-decay group is its exclusion too
     groups = [{"params": decay, "weight_decay": weight_decay, "lr_scale": lr_scale},
-              {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale, "lars_exclude": True}]
+              {"params": no_decay, "weight_decay": 0.0, "lr_scale": lr_scale}]
     return [g for g in groups if g["params"]]
 
 

@@ -29,10 +29,7 @@ class LoRA(Strategy):
     scratch_lr = 2e-3
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
-        try:
-            from peft import LoraConfig, get_peft_model
-        except ModuleNotFoundError:
-            raise HeadstartError("--strategy lora needs peft", fix="pip install peft") from None
+        from peft import LoraConfig, get_peft_model  # a dependency, imported here for start-up time
         targets = target_modules(model.backbone, self.cfg.lora_targets)
         alpha = self.cfg.lora_alpha if self.cfg.lora_alpha != "auto" else 2 * self.cfg.lora_rank
         config = LoraConfig(r=self.cfg.lora_rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0)

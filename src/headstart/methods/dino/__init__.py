@@ -33,18 +33,14 @@ class DINOConfig(MethodConfig):
     hidden_dim: int = 1024             # paper: 2048 after a 384-2048-D backbone; ours give 192-512-D
     bottleneck_dim: int = 256          # paper's
     head_batch_norm: bool = True       # batch norm in the head's hidden layers (paper: off). Without it the
-                                       # first AdamW steps move every image's output the same way (mean cosine
-                                       # of the bottleneck outputs 0.65 -> 0.97 after one step on resnet-mini,
-                                       # 0.95 on vit-tiny), centering flattens the teacher and the loss sits at
-                                       # ln(out_dim) through a short run: 100-160 steps ended below random
-                                       # weights by kNN. With it: 0.36 after one step, and the loss falls.
+                                       # first AdamW steps move every image's output the same way, centering
+                                       # flattens the teacher and a short run's loss sits at ln(out_dim)
+                                       # (README, "Where the defaults come from")
     n_local: int = 6                   # local crops (paper: 6-10); each costs ~(3/7)^2 of a global crop
     student_temp: float = 0.1          # paper's
     teacher_temp_start: float = 0.04   # the authors' code's default, constant; their ViT-S/16 300-epoch recipe
-    teacher_temp_end: float = 0.04     # warms up 0.04 -> 0.07 over 30 epochs. At 0.07 a short run does not
-                                       # start: vit-tiny at batch 64 sat at loss 7.53 (ln 2048 = 7.62) for 160
-                                       # steps, kNN 51.1% (random 51.3%); at 0.04 it fell to 6.6, kNN 53.6%.
-                                       # resnet-mini, 100 steps x 256: kNN 80.6% at 0.07, 81.3% at 0.04
+    teacher_temp_end: float = 0.04     # warms up 0.04 -> 0.07 over 30 epochs, a temperature at which a short
+                                       # run's loss does not start falling (README)
     teacher_temp_warmup_fraction: float = 0.3
     center_momentum: float = 0.9       # paper's
     momentum_start: float = 0.99       # teacher EMA, cosine to momentum_end (paper 0.996: short runs need a

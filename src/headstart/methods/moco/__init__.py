@@ -30,10 +30,9 @@ class MoCoConfig(MethodConfig):
     momentum_end: float = 1.0      # follows, so start lower and cosine-increase to 1 (BYOL's schedule)
     hidden_dim: int = 1024         # paper: 2048 on a 2048-D ResNet-50; our backbones give 192-512-D
     out_dim: int = 128             # paper's
-    head_batch_norm: bool = True   # batch norm in the projection head (paper: none; MoCo v3 and SimCLR: yes).
-                                   # resnet-mini, 200 steps x 256, kNN / linear with a 10k bank: 81.7 / 86.0%
-                                   # with it, 79.0 / 84.8% without (random weights 79.8 / 82.3%); the same
-                                   # first-steps effect as DINO's head (`DINOConfig.head_batch_norm`)
+    head_batch_norm: bool = True   # batch norm in the projection head (paper: none; MoCo v3 and SimCLR: yes):
+                                   # the same first-steps effect as DINO's head (`DINOConfig.head_batch_norm`;
+                                   # README, "Where the defaults come from")
 
 
 class MoCo(Method):
