@@ -2,12 +2,15 @@
 
 A spec is a named set (`fashion-mnist`, `mnist`, optionally `fashion-mnist:test`), a folder of
 IDX `.gz` files or one IDX images file, or a folder of images (see `headstart.data.folder`).
+The named text corpora (`fortunes`, ...) are known here too, so an image command given one
+says so; `headstart.data.text.open_text` opens them.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -17,6 +20,7 @@ import torch
 from headstart.data.folder import open_folder
 from headstart.data.idx import FILES, NAMED, open_idx
 from headstart.data.imageset import ImageSet, fit
+from headstart.data.text.fortunes import NAMED_TEXT
 from headstart.errors import HeadstartError
 
 SPLITS = ("train", "test")
@@ -52,7 +56,11 @@ def open_data(spec: str, *, split: str = "train", on_bad_image: Literal["skip", 
         torch.Size([10000, 1, 28, 28])
     """
     _check_options(on_bad_image, memory_budget, load_size)
-    target, split = _parse_spec(spec, split)
+    if spec.partition(":")[0] in NAMED_TEXT and not os.path.exists(spec):
+        raise HeadstartError(f"{spec} is a text corpus, not an image set",
+                             fix="use it with a text model such as headstart/bert-mini "
+                             "(in Python: headstart.data.text.open_text)")
+    target, split = parse_spec(spec, split)
     budget = default_memory_budget() if memory_budget is None else memory_budget
     path = Path(target)
     if target in NAMED or _is_idx(path):
@@ -61,7 +69,7 @@ def open_data(spec: str, *, split: str = "train", on_bad_image: Literal["skip", 
         raise HeadstartError(f"{spec} is a single file, not a data set",
                              fix="pass the folder that holds it, an IDX .gz file, or one of: "
                              + ", ".join(NAMED))
-    return open_folder(_split_folder(path, split), on_bad_image=on_bad_image, memory_budget=budget,
+    return open_folder(split_folder(path, split), on_bad_image=on_bad_image, memory_budget=budget,
                        load_size=load_size)
 
 
@@ -83,17 +91,19 @@ def _check_options(on_bad_image: str, memory_budget: int | None, load_size: int 
         raise HeadstartError(f"load_size must be a positive number of pixels, got {load_size}")
 
 
-def _parse_spec(spec: str, split: str) -> tuple[str, str]:
-    """(path or set name, split): an existing path wins over reading `x:test` as a suffix."""
+def parse_spec(spec: str, split: str, *, names: Sequence[str] = tuple(NAMED),
+               accepted: str = "a folder of images, an IDX .gz file") -> tuple[str, str]:
+    """(path or set name, split): an existing path wins over reading `x:test` as a suffix.
+
+    `names` are the named sets; `accepted` says in an error what else a spec may be."""
     target = spec
-    if spec not in NAMED and not os.path.exists(spec):
+    if spec not in names and not os.path.exists(spec):
         head, sep, tail = spec.rpartition(":")
-        if not (sep and (head in NAMED or os.path.exists(head))):
-            close = difflib.get_close_matches(spec, list(NAMED), n=1, cutoff=0.6)
+        if not (sep and (head in names or os.path.exists(head))):
+            close = difflib.get_close_matches(spec, list(names), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise HeadstartError(f"no such file or folder: {spec}",
-                                 fix=f"{hint}pass a folder of images, an IDX .gz file, or one of: "
-                                 + ", ".join(NAMED))
+                                 fix=f"{hint}pass {accepted}, or one of: " + ", ".join(names))
         target, split = head, tail
     if split not in SPLITS:
         raise HeadstartError(f"unknown split {split!r} in {spec!r}", fix=f"use one of: {', '.join(SPLITS)}")
@@ -106,7 +116,7 @@ def _is_idx(path: Path) -> bool:
     return path.is_file() and (path.suffix == ".gz" or "ubyte" in path.name)
 
 
-def _split_folder(root: Path, split: str) -> Path:
+def split_folder(root: Path, split: str) -> Path:
     """`root/<split>` when `root` is laid out as train/ + test/ (or val/) sub-folders, else `root`."""
     train = root / "train"
     test = next((root / name for name in SPLIT_FOLDERS["test"] if (root / name).is_dir()), None)
