@@ -34,7 +34,7 @@ def test_api__keyword_only_signature_from_config():
     sig = inspect.signature(headstart.pretrain)
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in sig.parameters.values())
     assert set(sig.parameters) == set(PretrainConfig.model_fields)
-    assert list(sig.parameters)[0] == "data"
+    assert next(iter(sig.parameters)) == "data"
     with pytest.raises(TypeError):
         headstart.pretrain("fashion-mnist")  # positional arguments are refused
 
@@ -71,3 +71,50 @@ def test_api__every_public_name_is_a_keyword_only_function_after_imports():
         assert callable(fn), name
         params = inspect.signature(fn).parameters.values()
         assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params), name
+
+
+SAVED = {"data": "fashion-mnist", "steps": 5, "epochs": 1, "batch_size": 32, "lr": 0.0375, "seed": 0,
+         "method_args": {"temperature": 0.2, "views": "light"}, "precision": "32", "out": "runs/a",
+         "overwrite": True, "progress": False}
+
+
+def test_resumed__options_not_given_come_from_the_run():
+    from headstart.config import resumed
+
+    cfg = resumed(parse(PretrainConfig, {"data": "fashion-mnist", "resume": True, "out": "runs/a"}), SAVED,
+                  where="runs/a")
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.precision) == (5, 32, 0.0375, "32")
+    assert cfg.method_args == {"temperature": 0.2, "views": "light"}
+    assert cfg.resume is True and cfg.overwrite is False and cfg.progress is True  # said on this command line
+
+
+def test_resumed__same_or_auto_values_agree():
+    from headstart.config import resumed
+
+    given = {"data": "fashion-mnist", "batch_size": 32, "lr": "auto", "precision": "auto", "resume": True,
+             "method_args": {"temperature": 0.2}}
+    cfg = resumed(parse(PretrainConfig, given), SAVED, where="runs/a")
+    assert cfg.lr == 0.0375 and cfg.precision == "32" and cfg.method_args["views"] == "light"
+
+
+def test_resumed__larger_steps_or_epochs_extend():
+    from headstart.config import resumed
+
+    cfg = resumed(parse(PretrainConfig, {"data": "fashion-mnist", "steps": 9}), SAVED, where="runs/a")
+    assert cfg.steps == 9
+    cfg = resumed(parse(PretrainConfig, {"data": "fashion-mnist", "epochs": 3}), SAVED, where="runs/a")
+    assert cfg.epochs == 3 and cfg.steps is None  # steps follow from the new epochs
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"batch_size": 64}, "--resume with --batch-size 64 but the run in runs/a used 32"),
+    ({"steps": 3}, "--resume with --steps 3 but the run in runs/a used 5; it can only be extended: pass --steps above 5"),
+    ({"method_args": {"temperature": 0.5}}, "--method-args temperature=0.5 but the run in runs/a used temperature=0.2"),
+    ({"data": "mnist"}, "--data mnist but the run in runs/a used fashion-mnist"),
+])
+def test_resumed__error_disagreeing_option_named(given, message):
+    from headstart.config import resumed
+
+    with pytest.raises(HeadstartError) as err:
+        resumed(parse(PretrainConfig, {"data": "fashion-mnist", **given}), SAVED, where="runs/a")
+    assert message in str(err.value) and "another --out" in str(err.value)

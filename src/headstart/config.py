@@ -101,18 +101,86 @@ def read_config_file(cls: type[Config], path: Path) -> dict[str, Any]:
         raise HeadstartError(f"--config {path} holds a {type(raw).__name__}, not KEY: VALUE lines",
                              fix="write one option a line, e.g. `steps: 100`")
     fields = cls.model_fields
-    values: dict[str, Any] = {}
+    named: dict[str, Any] = {}
+    written: dict[str, str] = {}  # field name -> the key as the file wrote it
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         name = name + "_" if name not in fields and name + "_" in fields else name
-        if name not in fields and RENAMED_KEYS.get(name) in fields and RENAMED_KEYS[name] not in raw:
-            name = RENAMED_KEYS[name]
+        named[name], written[name] = value, str(key)
+    values = _renamed(named, cls)
+    for name in values:
         if name not in fields:
+            key = written.get(name, name)
             valid = [k.rstrip("_") for _, keys in field_groups(cls) for k in keys]
-            raise HeadstartError(f"unknown key {key!r} in --config {path}", fix=did_you_mean(str(key), valid))
-        if name not in RUN_ACTIONS:
-            values[name] = value
-    return values
+            raise HeadstartError(f"unknown key {key!r} in --config {path}", fix=did_you_mean(key, valid))
+    return {k: v for k, v in values.items() if k not in RUN_ACTIONS}
+
+
+# Options a resumed run takes from the command line, never from the run: where and how it is shown.
+PER_INVOCATION = ("out", "resume", "overwrite", "progress")
+# Options a resumed run may raise above the saved value: the run is extended.
+EXTENDABLE = ("steps", "epochs")
+
+
+def resumed(cfg: C, saved: dict[str, Any], *, where: Path | str) -> C:
+    """The settings of a resumed run: the run's saved config, checked against the options given again.
+
+    Options not given (not in `cfg.model_fields_set`) come from `saved`; one given with the saved
+    value, or `auto` (the saved value is its resolution), is fine; a larger `--steps`/`--epochs`
+    extends the run; any other difference is an error naming the option.
+    """
+    cls = type(cfg)
+    values = _renamed({k: v for k, v in saved.items() if k not in PER_INVOCATION}, cls)
+    values = {k: v for k, v in values.items() if k in cls.model_fields}
+    given = cfg.model_dump(mode="json")
+    for key in sorted(cfg.model_fields_set - set(PER_INVOCATION)):
+        new, old = given[key], values.get(key)
+        if key not in values or _agrees(new, old):
+            values.setdefault(key, new)
+        elif key in EXTENDABLE and new is not None and (old is None or new > old):
+            values[key] = new
+            if key == "epochs" and "steps" not in cfg.model_fields_set:
+                values["steps"] = None  # the saved steps were resolved from the saved epochs
+        else:
+            extend = f"; it can only be extended: pass {flag(key)} above {old}" if key in EXTENDABLE else ""
+            raise HeadstartError(f"--resume with {flag(key)} {_shown(new)} but the run in {where} used {_shown(old)}"
+                                 + extend, fix=f"drop {flag(key)} (a resumed run keeps its settings) or pass "
+                                 "another --out for a new run")
+    values.update({k: getattr(cfg, k) for k in PER_INVOCATION if k in cls.model_fields})
+    return parse(cls, values)
+
+
+def _agrees(given: Any, saved: Any) -> bool:
+    """A value given again matches the saved one: equal, `auto` (resolved in the run), or for a
+    dict (`--method-args`) the keys given equal."""
+    if given == saved or given == "auto" or given == ["auto"]:
+        return True
+    if isinstance(given, dict) and isinstance(saved, dict):
+        return all(k in saved and _agrees(v, saved[k]) for k, v in given.items())
+    if isinstance(given, (int, float)) and isinstance(saved, (int, float)) and not isinstance(given, bool):
+        return float(given) == float(saved)
+    return False
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "unset" if value is None else str(value)
+
+
+def _renamed(values: dict[str, Any], cls: type[Config]) -> dict[str, Any]:
+    """Keys a run folder saved before they were renamed, under today's names."""
+    out = dict(values)
+    for old, new in RENAMED_KEYS.items():
+        if old in out and old not in cls.model_fields and new in cls.model_fields and new not in out:
+            out[new] = out.pop(old)
+    if "checkpoint_every_n_steps" in out and "checkpoint_every" in cls.model_fields and "checkpoint_every" not in out:
+        steps = out.pop("checkpoint_every_n_steps")
+        if steps:
+            out["checkpoint_every"] = f"{steps}steps"
+    return out
 
 
 def from_yaml(cls: type[C], path: Path) -> C:
@@ -122,10 +190,7 @@ def from_yaml(cls: type[C], path: Path) -> C:
         values = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise HeadstartError(f"cannot read config {path}: {err}", fix="check the run folder") from None
-    for old, new in RENAMED_KEYS.items():
-        if old in values and old not in cls.model_fields and new in cls.model_fields and new not in values:
-            values[new] = values.pop(old)
-    return parse(cls, values)
+    return parse(cls, _renamed(values, cls))
 
 
 def api_function(cls: type[C], run: Callable[[C], Any], name: str, doc: str) -> Callable[..., Any]:
