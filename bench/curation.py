@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from headstart.curate.selecting import choose, needs_probs, parse_strategy
+from headstart.commands.select import choose, needs_probs, parse_strategy
 from headstart.data.subsets import split_train_val
 from headstart.eval.linear import linear_probe
 
@@ -50,9 +50,10 @@ def features(run: Path, pool: int | None) -> tuple[torch.Tensor, torch.Tensor, t
     is the whole training split, or a fixed random `pool` of it (seed 0)."""
     from headstart.data.idx import open_idx
     from headstart.eval.features import extract_features
-    from headstart.models import load_run_backbone, run_image_size
+    from headstart.models.factory import load_run_backbone
+    from headstart.run import Run
 
-    size = run_image_size(run)
+    size = Run.read(run).image_size
     backbone = load_run_backbone(run, image_size=size).eval()
     out = []
     for split in ("train", "test"):

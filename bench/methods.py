@@ -130,7 +130,7 @@ def evaluate(model: str, weights: str | None, data: dict) -> dict:
     from headstart.eval.features import extract_features
     from headstart.eval.knn import knn_accuracy
     from headstart.eval.linear import linear_probe
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
 
     torch.manual_seed(0)  # the random-weights row
     backbone = create_backbone(model, weights=weights, image_size=28)

@@ -201,7 +201,7 @@ def train(method: str, model: str, *, seconds: float, batch_size: int, out) -> d
     """Train lightly's `method` on Fashion-MNIST train for `seconds`; save the backbone to `out`."""
     from headstart.data.idx import open_idx
     from headstart.export.weights import save_backbone
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
 
     t0 = time.perf_counter()  # train_s: the whole call, start-up included (as headstart's pretrain call)
     torch.manual_seed(0)

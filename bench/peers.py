@@ -230,9 +230,9 @@ def _step_cost(model: str, size: int, channels: int) -> tuple[float, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from headstart.methods import method_class
-    from headstart.methods.base import Plan
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
     from headstart.train.memory_format import channels_last
+    from headstart.train.module import Plan
 
     cls = method_class("simclr")
     plan = Plan(total_steps=STEPS, batch_size=BATCH, image_size=size, lr=1e-3, weight_decay=0.0)

@@ -23,7 +23,8 @@ import time
 
 import torch
 
-from headstart.curate import STRATEGIES, near_duplicates
+from headstart.curate.dedup import near_duplicates
+from headstart.curate.registry import STRATEGIES
 
 
 def mixture(rows: int, dim: int, seed: int = 0, components: int = 100) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,9 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 import headstart
-from headstart.adapt.evaluation import format_table
 from headstart.adapt.head import load_classifier
+from headstart.commands.evaluate import format_table
 from headstart.errors import HeadstartError
+from headstart.run import Run
 
 
 def test_evaluate__pretraining_run_knn_and_linear_probe(pretrained_run, ft_root):
@@ -33,7 +34,7 @@ def test_evaluate__finetuned_run_accuracy_per_class_confusion(finetuned_run, ft_
     assert results["accuracy"] == pytest.approx(confusion.trace().item() / 160)
     assert results["accuracy"] > 0.5
     per_class = results["per_class"]
-    classes = load_classifier(finetuned_run)[0].classes
+    classes = load_classifier(Run(finetuned_run))[0].classes
     assert list(per_class) == classes
     t = classes.index("Trouser")
     assert per_class["Trouser"] == pytest.approx(confusion[t, t].item() / 40)
@@ -47,7 +48,7 @@ def test_finetuned_run__exports_plain_weights_and_classes(finetuned_run):
     backbone = load_file(str(finetuned_run / "exported" / "backbone.safetensors"))
     assert model["head.weight"].shape == (4, 1024)
     assert backbone.keys() == model.keys() - {"head.weight", "head.bias"}
-    classifier, size = load_classifier(finetuned_run)
+    classifier, size = load_classifier(Run(finetuned_run))
     assert size == 32  # the pretraining run's side: image folders are read at >= 32 px
     assert classifier.classes == ["Ankle boot", "Sneaker", "T-shirt-top", "Trouser"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from headstart.eval.forgetting import forgetting, forgetting_sets
-from headstart.models import create_backbone, load_run_backbone
+from headstart.models.factory import create_backbone, load_run_backbone
 from tests.adapt.conftest import finetune_fast
 
 

@@ -7,7 +7,7 @@ import torch
 
 from headstart.adapt.groups import finetune_param_groups, lr_scales
 from headstart.adapt.head import Classifier
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 from headstart.train.optim import build_optimizer
 
 

@@ -12,7 +12,7 @@ from headstart.adapt.head import Classifier, save_classifier
 from headstart.adapt.strategies.base import Context, count_params
 from headstart.adapt.strategies.lora import LoRA, target_modules
 from headstart.errors import HeadstartError
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 
 def lora_cfg(**kw) -> FinetuneConfig:

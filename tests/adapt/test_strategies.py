@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from headstart.adapt.strategies import list_strategies
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 from tests.adapt.conftest import finetune_fast
 
 # resnet-mini's layer groups: stem, stages.0 .. stages.3

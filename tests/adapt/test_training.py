@@ -12,7 +12,7 @@ import torch
 from headstart.adapt.callbacks import KeepBest
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits
-from headstart.adapt.finetuning import class_weights, loaders
+from headstart.commands.finetune import class_weights, loaders
 
 
 def test_keep_best__stops_after_patience_and_restores_best_weights():
@@ -65,7 +65,7 @@ def test_recalibrate_norms__eval_features_match_training_features(fmnist_train):
     """lp-ft fits its probe after AdaBN: eval-mode features then equal what training sees."""
     from headstart.adapt.strategies.lp_ft import recalibrate_norms
     from headstart.data.views.ops import to_float
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
 
     torch.manual_seed(0)
     backbone = create_backbone("headstart/resnet-mini")
@@ -99,7 +99,7 @@ def _corrupted_resnet_mini():
     """resnet-mini whose BatchNorm statistics are those of some far-off data: means so high that
     most units of this data fall below zero and the ReLUs switch them off."""
     from headstart.adapt.head import Classifier
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
 
     torch.manual_seed(0)
     backbone = create_backbone("headstart/resnet-mini")
@@ -188,7 +188,7 @@ def test_lp_ft__adapted_statistics_train_on_batch_statistics():
     """AdaBN's statistics were fitted to the new data: BatchNorm then trains normally (train mode)."""
     from headstart.adapt.strategies.base import freeze_frozen_norms
     from headstart.adapt.strategies.lp_ft import LPFT, batch_norms
-    from headstart.models import create_backbone
+    from headstart.models.factory import create_backbone
 
     cfg = FinetuneConfig(from_="scratch", model="headstart/resnet-mini", data="fashion-mnist", strategy="lp-ft")
     for kept, expect_training in [("adapted", True), ("none", True), ("start", False)]:

@@ -6,7 +6,7 @@ import torch
 
 from headstart.adapt.head import Classifier
 from headstart.adapt.wise import apply_blend, backbone_state, blend_states, sweep_blend
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 
 def two_states():

@@ -13,6 +13,8 @@ import yaml
 
 import headstart
 from headstart.cli.main import main
+from headstart.models.factory import load_run_backbone
+from headstart.run import Run
 
 
 def test_pretrain__run_folder(pretrained_run):
@@ -74,7 +76,7 @@ def test_export__torchvision_loads_into_plain_model(tmp_path, fmnist_folder):
     plain = torchvision.models.resnet18()
     plain.load_state_dict(torch.load(tmp_path / "r18.pt"))  # strict, no headstart involved
     plain.fc = torch.nn.Identity()
-    ours = headstart.models.load_run_backbone(out).eval()
+    ours = load_run_backbone(out).eval()
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(plain.eval()(ours.prepare(x)), ours(x), atol=1e-5)
@@ -94,7 +96,7 @@ def test_export__finetuned_torchvision_run_keeps_its_fc_head(tmp_path, fmnist_fo
     state = torch.load(tmp_path / "ft.pt")
     plain = torchvision.models.resnet18(num_classes=state["fc.weight"].shape[0])
     plain.load_state_dict(state)  # strict: backbone and the fine-tuned fc, no headstart involved
-    ours, _ = load_classifier(ft)
+    ours, _ = load_classifier(Run(ft))
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(plain.eval()(ours.backbone.prepare(x)), ours.eval()(x), atol=1e-4)
@@ -105,7 +107,7 @@ def test_export__onnx_matches_the_backbone_at_any_input_size(pretrained_run, tmp
 
     assert main(["export", "--run", str(pretrained_run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    ours = headstart.models.load_run_backbone(pretrained_run).eval()
+    ours = load_run_backbone(pretrained_run).eval()
     for side in (28, 37, 64):  # the 2x2 grid pooling must follow the input size (37: overlapping cells)
         x = torch.rand(3, 3, side, side)
         (got,) = session.run(None, {"images": x.numpy()})

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from headstart.curate import STRATEGIES
 from headstart.curate.combine import combine
 from headstart.curate.kmeans import kmeans
+from headstart.curate.registry import STRATEGIES
 from headstart.errors import HeadstartError
 
 EMB = torch.randn(30, 8)

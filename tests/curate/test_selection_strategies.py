@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from headstart.curate import STRATEGIES, Selection
 from headstart.curate.balanced import balanced
-from headstart.curate.base import normalize
+from headstart.curate.base import Selection, normalize
 from headstart.curate.diverse import diverse, max_similarity, sphere_distance
 from headstart.curate.kmeans import kmeans
 from headstart.curate.random_ import random
+from headstart.curate.registry import STRATEGIES
 from headstart.curate.typical import typical
 
 

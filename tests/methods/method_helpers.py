@@ -13,10 +13,11 @@ from headstart.config import parse
 from headstart.data.idx import open_idx
 from headstart.data.imageset import ImageSet, collate
 from headstart.methods import method_class
-from headstart.methods.base import Method, Plan
-from headstart.models import create_backbone
+from headstart.methods.base import Method
+from headstart.models.factory import create_backbone
+from headstart.run import open_run
 from headstart.train.config import TrainerOptions
-from headstart.train.run import open_run
+from headstart.train.module import Plan
 from headstart.train.trainer import build_trainer
 
 

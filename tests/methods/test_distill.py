@@ -14,7 +14,7 @@ from headstart.errors import HeadstartError
 from headstart.export.weights import save_backbone
 from headstart.methods.distill import embedding_loss
 from headstart.methods.distill.maps import pooled, spatial_map
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 LITE0 = "timm/tf_efficientnet_lite0"
 
@@ -63,11 +63,11 @@ def test_lite0_teacher__frozen_student_learns_loss_decreases(lite0):
     method = build("distill", teacher=LITE0, teacher_weights=lite0)
     assert method.teacher_size == 64 and method.spatial  # 28 px data: the teacher sees 64 px
     assert all(not p.requires_grad for p in method.teacher.parameters())
-    trainable = {id(p) for m in method.trainable_modules() for p in m.parameters()}
+    trainable = {id(p) for m in method.param_groups() for p in m.parameters()}
     assert not trainable & {id(p) for p in method.teacher.parameters()}
     teacher0, student0 = state(method.teacher), state(method.backbone)
     views = fixed_views(method, fashion_train(32).images)
-    opt = torch.optim.AdamW([p for m in method.trainable_modules() for p in m.parameters()], lr=2e-3)
+    opt = torch.optim.AdamW([p for m in method.param_groups() for p in m.parameters()], lr=2e-3)
     method.train()
     losses = []
     for _ in range(10):

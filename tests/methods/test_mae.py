@@ -14,7 +14,7 @@ from headstart.errors import HeadstartError
 from headstart.export.weights import save_backbone
 from headstart.methods.mae import HIDDEN_RGB, MAE, masked_patch_loss
 from headstart.methods.mae.vit import patchify, unpatchify
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 VIT = "headstart/vit-tiny"
 
@@ -70,7 +70,7 @@ def test_loss__decreases_on_a_fixed_real_batch():
     views = fixed_views(method, fashion_train(16).images)
     with torch.no_grad():
         before = loss_with_masks(method, views, seed=1)
-    opt = torch.optim.AdamW([p for m in method.trainable_modules() for p in m.parameters()], lr=1e-3)
+    opt = torch.optim.AdamW([p for m in method.param_groups() for p in m.parameters()], lr=1e-3)
     losses = []
     for _ in range(15):
         loss, _ = method.loss(views)  # new masks every step, same images

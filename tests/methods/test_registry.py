@@ -13,7 +13,7 @@ from method_helpers import build, fashion_train, fit, fixed_views
 
 from headstart.export.weights import save_backbone
 from headstart.methods import list_methods
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 BN_STATS = ("running_mean", "running_var", "num_batches_tracked")  # move with every forward, by design
 MICRO, ACCUMULATE, STEPS = 16, 2, 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 
 
 def _attention_modules(backbone):

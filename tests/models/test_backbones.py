@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from headstart.errors import HeadstartError
-from headstart.models import create_backbone, list_models
+from headstart.models.factory import create_backbone, list_models
 
 SAMPLE = [f"headstart/{n}" for n in list_models(family="headstart")] + [
     "torchvision/resnet18", "torchvision/mobilenet_v3_small", "torchvision/efficientnet_b0",

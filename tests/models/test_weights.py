@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from headstart.errors import HeadstartError
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 from headstart.models.weights import PartialWeightsWarning, load_weights
 
 

@@ -18,7 +18,7 @@ DDP = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--ddp-tim
 
 DUMP_EACH_RANK = """
 import os, sys, torch
-import headstart.train.pretraining as pretraining
+import headstart.commands.pretrain as pretraining
 
 fit = pretraining.fit
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import SMALL, tensors, tmpfs
 
-import headstart.train.run as run_module
+import headstart.run as run_module
 
 pytestmark = pytest.mark.timeout(300)
 REAL_FDOPEN = os.fdopen

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from headstart.eval.gains import curves, labels_needed, one_line, savings
-from headstart.eval.study.cells import budget_args, plan_cells
+from headstart.commands.study.cells import budget_args, plan_cells
 from headstart.errors import HeadstartError
+from headstart.eval.gains import curves, labels_needed, one_line, savings
 
 
 def _records():
@@ -71,7 +71,7 @@ def test_one_line__warns_when_scratch_gets_worse_with_more_labels():
 
 
 def test_demo_plan__bigger_budgets_get_more_steps_and_the_total_fits(monkeypatch):
-    from headstart.eval.study import demo_plan
+    from headstart.commands import demo as demo_plan
 
     monkeypatch.setattr(demo_plan, "seconds_per_view", lambda: 0.6e-3)   # this machine, quiet, resnet-mini
     sizes = demo_plan.plan(12)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from headstart.commands.pretrain import build_method, resolve
 from headstart.errors import HeadstartError
-from headstart.methods.base import Plan
 from headstart.train.config import PretrainConfig
-from headstart.train.pretraining import build_method, resolve
+from headstart.train.module import Plan
 
 
 def _grads_and_saved_bytes(method, images: torch.Tensor) -> tuple[list[torch.Tensor], int]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from headstart.models import create_backbone
+from headstart.models.factory import create_backbone
 from headstart.train.memory_format import TinyMapConv2d, channels_last, map_pixels
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from headstart.config import Config
+from headstart.models.family import ModelNameOrAuto
 from headstart.train.config import Auto, TrainerOptions
 
 STRATEGY_HELP = "linear | full | lp-ft | lora | freeze; auto: full from scratch, else lp-ft"
@@ -21,7 +22,7 @@ class FinetuneConfig(TrainerOptions):
     """`headstart finetune`: a classifier from a pretrained (or random) backbone and few labels."""
 
     from_: str = Field(description="start from: scratch, a headstart run folder, or a weights file")
-    model: str | Auto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
+    model: ModelNameOrAuto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
     data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
     labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); unset: all")
     per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")

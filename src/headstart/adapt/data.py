@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from headstart.adapt.config import FinetuneConfig
-from headstart.data.imageset import ImageSet, fit
+from headstart.data.imageset import UNLABELED, ImageSet, fit
+from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
 from headstart.io import write_json
 
@@ -33,8 +34,6 @@ def open_labeled(
     spec: str, *, split: str = "train", on_bad_image: str = "skip", load_size: int | None = None
 ) -> ImageSet:
     """Open `spec` and check that every image has a label."""
-    from headstart.data.sources import open_data
-
     data = open_data(spec, split=split, on_bad_image=on_bad_image, load_size=load_size)
     if len(data) == 0 or not data.has_labels:
         raise HeadstartError(
@@ -48,8 +47,6 @@ def open_test(
     spec: str, train: ImageSet, *, on_bad_image: str = "skip", load_size: int | None = None
 ) -> ImageSet | None:
     """The test split of `spec`; None when it has no separate one (it would be the training data)."""
-    from headstart.data.sources import open_data
-
     test = open_data(spec, split="test", on_bad_image=on_bad_image, load_size=load_size)
     if test.source == train.source or test.paths[:50] == train.paths[:50]:
         return None
@@ -100,10 +97,22 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
         )
     unlabeled = None
     if cfg.self_train:
-        from headstart.adapt.self_training import unlabeled_pool
-
         unlabeled = unlabeled_pool(cfg, data, np.concatenate([train_idx, val_idx]))
     return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset, unlabeled)
+
+
+def unlabeled_pool(cfg: FinetuneConfig, train_split: ImageSet, used: np.ndarray) -> ImageSet:
+    """`--unlabeled-data`, else the training split without the `used` (labeled + validation) rows."""
+    if cfg.unlabeled_data:
+        pool = open_data(cfg.unlabeled_data, split="train", on_bad_image=cfg.on_bad_image)
+        if pool.has_labels and pool.classes != train_split.classes:  # labels of other classes: ignore
+            pool = replace(pool, labels=np.full(len(pool), UNLABELED, dtype=np.int64))
+    else:
+        pool = train_split.subset(np.setdiff1d(np.arange(len(train_split)), used))
+    if len(pool) == 0:
+        raise HeadstartError("--self-train: no unlabeled images to label",
+                             fix="pass --unlabeled-data DIR, or label less of --data")
+    return pool
 
 
 def read_indices(path: Path, n_rows: int) -> np.ndarray:

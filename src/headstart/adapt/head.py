@@ -13,11 +13,16 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save
 from torch import nn
 
 from headstart.errors import HeadstartError
+from headstart.export.weights import backbone_state
 from headstart.io import atomic_write
 from headstart.models.backbone import Backbone
+from headstart.models.factory import create_backbone
+from headstart.run import Run
 
 
 class Classifier(nn.Module):
@@ -48,8 +53,6 @@ def head_name(backbone: Backbone) -> str:
 
 def plain_state(model: Classifier) -> dict[str, torch.Tensor]:
     """Backbone tensors + head under the library's classifier name, contiguous on the CPU."""
-    from headstart.export.weights import backbone_state
-
     state = backbone_state(model.backbone)
     name = head_name(model.backbone)
     state[f"{name}.weight"] = model.head.weight.detach().cpu().contiguous()
@@ -59,8 +62,6 @@ def plain_state(model: Classifier) -> dict[str, torch.Tensor]:
 
 def save_classifier(model: Classifier, path: Path, image_size: int) -> None:
     """`exported/model.safetensors`: plain weights; metadata holds the model, classes and head name."""
-    from safetensors.torch import save
-
     meta = model.backbone.meta
     metadata = {
         "model": meta.name,
@@ -75,16 +76,12 @@ def save_classifier(model: Classifier, path: Path, image_size: int) -> None:
     atomic_write(path, lambda f: f.write(data))
 
 
-def load_classifier(run: Path) -> tuple[Classifier, int]:
+def load_classifier(run: Run) -> tuple[Classifier, int]:
     """The fine-tuned classifier of a run folder and its input side."""
-    from safetensors import safe_open
-
-    from headstart.models import create_backbone
-
-    path = Path(run) / "exported" / "model.safetensors"
+    path = run.model_file
     if not path.is_file():
         raise HeadstartError(
-            f"{run} holds no fine-tuned model ({path.relative_to(run)} is missing)",
+            f"{run.path} holds no fine-tuned model ({path.relative_to(run.path)} is missing)",
             fix="pass the --out of a finished `headstart finetune` run",
         )
     with safe_open(str(path), framework="pt") as f:

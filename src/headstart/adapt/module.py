@@ -1,8 +1,8 @@
 """`FinetuneModule`: the LightningModule of fine-tuning — supervised steps and nothing else.
 
-It reuses the pretraining `Method` machinery (seeded batched views on the device, step-indexed
-warm-up + cosine LR with per-group `lr_scale`, non-finite loss handling, RNG in checkpoints) and
-adds the head, the labeled loss, validation accuracy, and the strategy's hooks.
+It stands on the training base (`train.module.TrainingModule`: seeded batched views on the
+device, step-indexed warm-up + cosine LR with per-group `lr_scale`, non-finite loss handling, RNG
+in checkpoints) and adds the head, the labeled loss, validation accuracy, and the strategy's hooks.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from headstart.adapt.groups import finetune_param_groups
 from headstart.adapt.head import Classifier
 from headstart.adapt.strategies.base import Strategy, freeze_frozen_norms
 from headstart.data.views.ops import to_float
-from headstart.methods.base import Method, MethodConfig, Plan
+from headstart.train.module import Plan, TrainingModule, TrainSettings
 
 
-class FinetuneSettings(MethodConfig):
+class FinetuneSettings(TrainSettings):
     """Fine-tuning hyper-parameters the module needs besides the `Plan`."""
 
     views: str = "supervised"
@@ -30,8 +30,7 @@ class FinetuneSettings(MethodConfig):
     layer_decay: float = 1.0
 
 
-class FinetuneModule(Method):
-    config_cls = FinetuneSettings
+class FinetuneModule(TrainingModule):
     default_views = "supervised"
 
     def __init__(
@@ -63,7 +62,7 @@ class FinetuneModule(Method):
             logits, labels, weight=self.class_weights, label_smoothing=self.cfg.label_smoothing
         )
         if not torch.isfinite(loss):
-            return self._nonfinite(loss)
+            return self.nonfinite(loss)
         b = images.shape[0]
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=b)
         self.log(
@@ -106,13 +105,10 @@ class FinetuneModule(Method):
         for k, v in checkpoint.get("headstart_strategy", {}).items():
             setattr(self.strategy, k, v)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        from headstart.train.optim import build_optimizer
-
-        groups = finetune_param_groups(
+    def param_groups(self) -> list[dict]:
+        return finetune_param_groups(
             self.classifier,
             weight_decay=self.plan.weight_decay,
             backbone_lr_mult=self.cfg.backbone_lr_mult,
             layer_decay=self.cfg.layer_decay,
         )
-        return build_optimizer(groups, self.cfg.optimizer, self.plan.lr, self.plan.weight_decay)

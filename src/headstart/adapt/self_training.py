@@ -23,7 +23,7 @@ from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits
 from headstart.adapt.head import Classifier
 from headstart.adapt.infer import default_device, predict_probs
-from headstart.data.imageset import UNLABELED, ImageSet, fit
+from headstart.data.imageset import ImageSet, fit
 from headstart.errors import HeadstartError
 
 log = logging.getLogger("headstart")
@@ -36,22 +36,6 @@ def check_options(cfg: FinetuneConfig) -> None:
                              fix="run it again without --resume")
     if cfg.unlabeled_data and not cfg.self_train:
         raise HeadstartError("--unlabeled-data is read by self-training only", fix="add --self-train 1")
-
-
-def unlabeled_pool(cfg: FinetuneConfig, train_split: ImageSet, used: np.ndarray) -> ImageSet:
-    """`--unlabeled-data`, else the training split without the `used` (labeled + validation) rows."""
-    if cfg.unlabeled_data:
-        from headstart.data.sources import open_data
-
-        pool = open_data(cfg.unlabeled_data, split="train", on_bad_image=cfg.on_bad_image)
-        if pool.has_labels and pool.classes != train_split.classes:  # labels of other classes: ignore
-            pool = replace(pool, labels=np.full(len(pool), UNLABELED, dtype=np.int64))
-    else:
-        pool = train_split.subset(np.setdiff1d(np.arange(len(train_split)), used))
-    if len(pool) == 0:
-        raise HeadstartError("--self-train: no unlabeled images to label",
-                             fix="pass --unlabeled-data DIR, or label less of --data")
-    return pool
 
 
 def pseudo_labeled(model: Classifier, pool: ImageSet, *, per_class: int, image_size: int,

@@ -6,6 +6,6 @@ COMMAND = Command("dedup", DedupConfig, "headstart.cli.dedup:main",
 
 
 def main(cfg: DedupConfig) -> None:
-    from headstart.curate.deduping import run_dedup
+    from headstart.commands.dedup import run
 
-    print(f"wrote {run_dedup(cfg)}")
+    print(f"wrote {run(cfg)}")

@@ -6,7 +6,7 @@ COMMAND = Command("embed", EmbedConfig, "headstart.cli.embed:main",
 
 
 def main(cfg: EmbedConfig) -> None:
-    from headstart.export import run_embed
+    from headstart.commands.embed import run
 
-    files = run_embed(cfg)
+    files = run(cfg)
     print("wrote " + ", ".join(str(f) for f in files))

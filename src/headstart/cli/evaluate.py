@@ -11,8 +11,8 @@ COMMAND = Command(
 
 
 def main(cfg: EvaluateConfig) -> None:
-    from headstart.adapt.evaluation import format_table, run_evaluate
+    from headstart.commands.evaluate import format_table, run
 
-    results = run_evaluate(cfg)
+    results = run(cfg)
     print(format_table(results))
     print(f"-> {cfg.run / 'results.json'}")

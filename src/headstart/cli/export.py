@@ -6,6 +6,6 @@ COMMAND = Command("export", ExportConfig, "headstart.cli.export:main",
 
 
 def main(cfg: ExportConfig) -> None:
-    from headstart.export import run_export
+    from headstart.commands.export import run
 
-    print(f"wrote {run_export(cfg)}")
+    print(f"wrote {run(cfg)}")

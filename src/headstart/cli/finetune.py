@@ -10,7 +10,7 @@ COMMAND = Command(
 
 
 def main(cfg: FinetuneConfig) -> None:
-    from headstart.adapt.finetuning import run
+    from headstart.commands.finetune import run
 
     r = run(cfg)
     test = f"test accuracy {r.accuracy:.1%}, " if r.accuracy is not None else ""

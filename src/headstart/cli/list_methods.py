@@ -11,11 +11,9 @@ COMMAND = Command("list-methods", ListMethodsConfig, "headstart.cli.list_methods
 
 
 def main(cfg: ListMethodsConfig) -> None:
-    from headstart.methods import list_methods, method_class
+    from headstart.commands.list_methods import describe, list_methods
 
     for name in list_methods():
-        cls = method_class(name)
-        doc = (cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__ or "").strip().splitlines()[0]
+        doc, defaults = describe(name)
         print(f"{name}: {doc}")
-        args = ", ".join(f"{k}={f.default!r}" for k, f in cls.config_cls.model_fields.items())
-        print(f"    --method-args {args}")
+        print("    --method-args " + ", ".join(f"{k}={v!r}" for k, v in defaults.items()))

@@ -16,10 +16,9 @@ COMMAND = Command("list-models", ListModelsConfig, "headstart.cli.list_models:ma
 
 
 def main(cfg: ListModelsConfig) -> None:
-    from headstart.models import FAMILIES, list_models
+    from headstart.commands.list_models import by_family
 
-    for family in [cfg.family] if cfg.family else FAMILIES:
-        names = [n for n in list_models(family=family) if not cfg.filter or cfg.filter in n]
+    for family, names in by_family(family=cfg.family, filter=cfg.filter).items():
         print(f"{family} ({len(names)}):")
         for name in names:
             print(f"  {family}/{name}")

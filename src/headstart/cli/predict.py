@@ -10,6 +10,6 @@ COMMAND = Command(
 
 
 def main(cfg: PredictConfig) -> None:
-    from headstart.adapt.prediction import run_predict
+    from headstart.commands.predict import run
 
-    print(f"wrote {run_predict(cfg)}")
+    print(f"wrote {run(cfg)}")

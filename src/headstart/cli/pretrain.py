@@ -6,7 +6,7 @@ COMMAND = Command("pretrain", PretrainConfig, "headstart.cli.pretrain:main",
 
 
 def main(cfg: PretrainConfig) -> None:
-    from headstart.train.pretraining import run
+    from headstart.commands.pretrain import run
 
     result = run(cfg)
     knn = f", monitor kNN {result.knn:.1%} (10k-image bank; headstart evaluate uses all)" if result.knn is not None else ""

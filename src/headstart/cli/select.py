@@ -6,7 +6,7 @@ COMMAND = Command("select", SelectConfig, "headstart.cli.select:main",
 
 
 def main(cfg: SelectConfig) -> None:
-    from headstart.curate.selecting import run_select
+    from headstart.commands.select import run
 
-    out = run_select(cfg)
+    out = run(cfg)
     print(f"wrote {out}, {out}.png")

@@ -13,28 +13,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 
 from headstart.errors import HeadstartError
 from headstart.export.weights import backbone_state, save_backbone
 from headstart.io import atomic_write
-from headstart.models import load_run_backbone, run_model_name
+from headstart.models.factory import load_run_backbone
+from headstart.models.family import model_family, split_name
+from headstart.run import Run
 
 FORMATS = ("torchvision", "timm", "safetensors", "onnx")
 
 
-def export_run(run: Path, fmt: str, out: Path) -> Path:
+def export_run(run: Run, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
         raise HeadstartError(f"unknown export format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
-    name = run_model_name(run)
+    name = run.model_name
     backbone = load_run_backbone(run).eval()
     if fmt == "safetensors":
         save_backbone(backbone, out, name)
     elif fmt == "onnx":
         export_onnx(backbone, out)
     else:
-        family = name.split("/", 1)[0]
-        if family != fmt:
-            raise HeadstartError(f"{name} is not a {fmt} model", fix=f"use --format {family if family != 'headstart' else 'safetensors'}")
+        prefix = split_name(name)[0]
+        if prefix != fmt:  # the format is the library whose constructor loads the file
+            raise HeadstartError(f"{name} is not a {fmt} model",
+                                 fix=f"use --format {prefix if prefix in FORMATS else 'safetensors'}")
         state = plain_state_dict(backbone, _head_tensors(run))
         atomic_write(out, lambda f: torch.save(state, f))
     return out
@@ -42,16 +46,8 @@ def export_run(run: Path, fmt: str, out: Path) -> Path:
 
 def plain_state_dict(backbone, head: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Backbone tensors plus a classifier, under the names the library constructor uses."""
-    family, model = backbone.meta.name.split("/", 1)
-    num_classes = head["weight"].shape[0] if head else None
-    if family == "torchvision":
-        import torchvision
-
-        plain = torchvision.models.get_model(model, weights=None, **({"num_classes": num_classes} if head else {}))
-    else:
-        import timm
-
-        plain = timm.create_model(model, pretrained=False, **({"num_classes": num_classes} if head else {}))
+    adapter, model = model_family(backbone.meta.name)
+    plain = adapter.plain_model(model, num_classes=head["weight"].shape[0] if head else None)
     state = plain.state_dict()
     state.update(backbone_state(backbone))
     if head:
@@ -61,14 +57,11 @@ def plain_state_dict(backbone, head: dict[str, torch.Tensor]) -> dict[str, torch
     return state
 
 
-def _head_tensors(run: Path) -> dict[str, torch.Tensor]:
+def _head_tensors(run: Run) -> dict[str, torch.Tensor]:
     """The fine-tuned classifier's weight and bias (named by the file's `head` metadata), or {}."""
-    model_file = run / "exported" / "model.safetensors"
-    if not model_file.is_file():
+    if not run.model_file.is_file():
         return {}
-    from safetensors import safe_open
-
-    with safe_open(str(model_file), framework="pt") as f:
+    with safe_open(str(run.model_file), framework="pt") as f:
         name = (f.metadata() or {}).get("head", "head")
         return {part: f.get_tensor(f"{name}.{part}") for part in ("weight", "bias")
                 if f"{name}.{part}" in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
@@ -79,7 +72,7 @@ def export_onnx(backbone, out: Path) -> None:
         import onnx  # noqa: F401 - torch's exporter needs it
     except ModuleNotFoundError:
         raise HeadstartError("ONNX export needs the onnx package", fix="pip install onnx") from None
-    size = backbone.meta.default_size if backbone.meta.family != "headstart" else 32
+    size = backbone.meta.default_size
     x = torch.rand(1, backbone.meta.in_chans, size, size)
     tmp = out.with_name(f".{out.name}.tmp")
     torch.onnx.export(backbone, (x,), str(tmp), input_names=["images"], output_names=["features"],

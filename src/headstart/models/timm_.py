@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import timm
 from torch import nn
 
 from headstart.models.backbone import Backbone, BackboneMeta, children_groups
+from headstart.models.builtin import vit_groups
+from headstart.models.family import check_listed
 
 
-def names() -> list[str]:
-    import timm
+class TimmFamily:
+    def names(self) -> list[str]:
+        return timm.list_models()
 
-    return timm.list_models()
+    def check(self, model: str) -> None:
+        check_listed("timm", model, self.names())
+
+    def create(self, model: str, *, image_size: int | None) -> Backbone:
+        return create(model, img_size=image_size)
+
+    def plain_model(self, model: str, *, num_classes: int | None) -> nn.Module:
+        return timm.create_model(model, pretrained=False, **({"num_classes": num_classes} if num_classes is not None else {}))
+
+    def auto_image_size(self, side: int) -> int:
+        return min(224, max(32, side))  # the strides of library nets need at least 32 px
 
 
 def create(name: str, img_size: int | None = None) -> Backbone:
-    import timm
-
     kwargs = {}
     if img_size is not None and _is_vit(name):
         kwargs = {"img_size": img_size, "dynamic_img_size": True}
@@ -37,8 +49,6 @@ def _is_vit(name: str) -> bool:
 
 
 def _groups(m: nn.Module) -> list[list[nn.Module]]:
-    from headstart.models.builtin import vit_groups
-
     if hasattr(m, "blocks") and hasattr(m, "patch_embed"):
         return vit_groups(m)
     if hasattr(m, "blocks") and hasattr(m, "conv_stem"):  # efficientnet / mobilenet family

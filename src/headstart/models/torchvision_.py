@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import torchvision
 from torch import nn
 
 from headstart.models.backbone import Backbone, BackboneMeta, children_groups
+from headstart.models.family import check_listed
 
 
-def names() -> list[str]:
-    import torchvision
+class TorchvisionFamily:
+    def names(self) -> list[str]:
+        return sorted(torchvision.models.list_models(module=torchvision.models))
 
-    return sorted(torchvision.models.list_models(module=torchvision.models))
+    def check(self, model: str) -> None:
+        check_listed("torchvision", model, self.names())
+
+    def create(self, model: str, *, image_size: int | None) -> Backbone:
+        return create(model)
+
+    def plain_model(self, model: str, *, num_classes: int | None) -> nn.Module:
+        return torchvision.models.get_model(model, weights=None, **({"num_classes": num_classes} if num_classes is not None else {}))
+
+    def auto_image_size(self, side: int) -> int:
+        return min(224, max(32, side))  # the strides of library nets need at least 32 px
 
 
 def _pop_classifier(m: nn.Module) -> tuple[str, int]:
@@ -33,8 +46,6 @@ def _pop_classifier(m: nn.Module) -> tuple[str, int]:
 
 
 def create(name: str) -> Backbone:
-    import torchvision
-
     m = torchvision.models.get_model(name, weights=None)
     head_name, dim = _pop_classifier(m)
     meta = BackboneMeta(f"torchvision/{name}", "torchvision", dim, head_name=head_name, default_size=224)

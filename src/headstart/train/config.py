@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from headstart.config import Config
+from headstart.models.family import ModelName
+from headstart.run import RunOptions
 
 Auto = Literal["auto"]
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-class RunOptions(Config):
-    """Where results go and how an existing folder is treated."""
-
-    out: Path | None = Field(None, description="run folder; unset: runs/<command>-<time>")
-    resume: bool = Field(False, description="continue from the run folder's last checkpoint")
-    overwrite: bool = Field(False, description="replace an existing non-empty run folder")
-    seed: int = Field(0, description="random seed (data order, augmentations, initialisation)")
-    progress: bool = Field(True, description="show a progress bar")
 
 
 class TrainerOptions(RunOptions):
@@ -53,7 +43,7 @@ class PretrainConfig(TrainerOptions):
     """`headstart pretrain`: self-supervised pretraining on unlabeled images."""
 
     data: str = Field(description="image folder, IDX .gz file/folder, or fashion-mnist / mnist[:split]")
-    model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name> (headstart list-models)")
+    model: ModelName = Field("headstart/resnet-mini", description="backbone, <package>/<name> (headstart list-models)")
     method: str = Field("simclr", description="pretraining method (headstart list-methods)")
     weights: str | None = Field(None, description="start from local weights: a file or a headstart run folder")
     image_size: PositiveInt | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")

@@ -19,9 +19,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from headstart.errors import HeadstartError
 from headstart.io import atomic_open
+from headstart.run import Run
 from headstart.train.config import TrainerOptions
 from headstart.train.progress import StepProgressBar
-from headstart.train.run import RunDir
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -95,7 +95,7 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(m_trim_threshold, 1 << 30)) and bool(mmap_ok)
 
 
-def build_trainer(opts: TrainerOptions, run: RunDir, *, max_steps: int, callbacks: list[Callback],
+def build_trainer(opts: TrainerOptions, run: Run, *, max_steps: int, callbacks: list[Callback],
                   precision: str, resume_step: int | None = None, use_distributed_sampler: bool = True) -> L.Trainer:
     """A Trainer for `max_steps` optimizer steps that checkpoints into `run` and logs to its metrics.csv.
 
@@ -191,7 +191,7 @@ def check_checkpoint_fits(path, module: torch.nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def stops_explained(run: RunDir, trainer: L.Trainer) -> Iterator[None]:
+def stops_explained(run: Run, trainer: L.Trainer) -> Iterator[None]:
     """`trainer.fit` stopped early, said in one line with the checkpoint to resume from:
 
     - Ctrl-C: Lightning stops gracefully and calls `exit(1)`; it becomes a KeyboardInterrupt;
@@ -216,7 +216,7 @@ def stops_explained(run: RunDir, trainer: L.Trainer) -> Iterator[None]:
                              f"{kept}", fix=fix) from None
 
 
-def _kept(run: RunDir) -> tuple[str, str]:
+def _kept(run: Run) -> tuple[str, str]:
     """What a stopped run keeps, and how to go on."""
     step = checkpoint_step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
     if step is None:
@@ -242,7 +242,7 @@ def _accelerator(opts: TrainerOptions) -> str:
     return "cpu" if opts.accelerator == "auto" and not torch.cuda.is_available() else opts.accelerator
 
 
-def _loggers(opts: TrainerOptions, run: RunDir, resume_step: int | None) -> list:
+def _loggers(opts: TrainerOptions, run: Run, resume_step: int | None) -> list:
     from headstart.train.metrics_log import MetricsCSV
 
     out: list = [MetricsCSV(run.path, resume_step)]

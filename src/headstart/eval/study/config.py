@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from headstart.config import Config
-from headstart.train.config import RunOptions
+from headstart.models.family import ModelName
+from headstart.run import RunOptions
 
 
 class StudyConfig(RunOptions):
@@ -17,11 +18,11 @@ class StudyConfig(RunOptions):
     data: str = Field(description="unlabeled images to pretrain on (folder, IDX, or fashion-mnist)")
     labeled: str | None = Field(None, description="labeled pool for fine-tuning; unset: --data, if it has labels")
     test: str | None = Field(None, description="held-out labeled test set; unset: the data's test split")
-    model: str = Field("headstart/resnet-mini", description="backbone, <package>/<name>")
+    model: ModelName = Field("headstart/resnet-mini", description="backbone, <package>/<name>")
     method: str = Field("simclr", description="pretraining method")
     from_: str | None = Field(None, description="reuse a finished pretraining run instead of pretraining")
     baseline_weights: str | None = Field(None, description="also fine-tune from these weights (e.g. ImageNet)")
-    baseline_model: str | None = Field(None, description="model of --baseline-weights; unset: --model")
+    baseline_model: ModelName | None = Field(None, description="model of --baseline-weights; unset: --model")
     budgets: list[str] = Field(["10/class", "1%", "10%", "100%"], description="label budgets: N/class, P%, or N")
     seeds: int = Field(3, ge=1, description="seeds per cell (confidence intervals over them)")
     strategies: list[str] = Field(["linear", "lp-ft"], description="fine-tuning strategies from pretrained weights "

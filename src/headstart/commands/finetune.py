@@ -1,42 +1,43 @@
 """`headstart finetune`: read top to bottom — open the run, pick the labeled subset, resolve the
-plan, build classifier and strategy, train, then merge, blend, measure and export (`finish`)."""
+plan (`_finetune_resolve`), build classifier and strategy, train, then merge, blend, measure and
+export (`_finetune_finish`).
+
+    headstart.finetune(from_="runs/fm", data="fashion-mnist", labels="1%", strategy="lp-ft", out="runs/fm-ft")
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import torch
 
+from headstart.adapt.callbacks import KeepBest
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits, at_size, check_subset, labeled_splits, write_subset
 from headstart.adapt.head import Classifier
+from headstart.adapt.infer import default_device
 from headstart.adapt.module import FinetuneModule, FinetuneSettings
-from headstart.adapt.resolve import Init, resolve, resolve_init
+from headstart.adapt.self_training import check_options, self_train
+from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy
+from headstart.commands._finetune_finish import FinetuneResult, finish
+from headstart.commands._finetune_resolve import Init, resolve, resolve_init
+from headstart.config import api_function, to_yaml
 from headstart.data.imageset import ImageSet, collate
-from headstart.methods.base import Plan
-from headstart.train.run import RunDir, open_run, save_config
+from headstart.models.factory import create_backbone
+from headstart.run import Run, open_run
+from headstart.train.callbacks import Throughput
+from headstart.train.config import TrainerOptions
+from headstart.train.distributed import is_rank_zero, world_size
+from headstart.train.memory_format import channels_last as lay_out
+from headstart.train.module import Plan
+from headstart.train.trainer import build_trainer, checkpoint_step, resolve_workers
 
-
-@dataclass
-class FinetuneResult:
-    run: Path
-    strategy: str
-    accuracy: float | None  # on the test split, when there is one
-    val_accuracy: float
-    trainable_share: float
-    forgetting: dict | None
-    steps: int
-    seconds: float
+__all__ = ["FinetuneResult", "finetune", "run"]
 
 
 def run(cfg: FinetuneConfig) -> FinetuneResult:
-    from headstart.adapt.finish import finish
-    from headstart.adapt.self_training import check_options
-    from headstart.train.distributed import is_rank_zero
-
     start = time.perf_counter()
     check_options(cfg)
     init = resolve_init(cfg)
@@ -55,7 +56,6 @@ def run(cfg: FinetuneConfig) -> FinetuneResult:
         fit(cfg, module, data, rundir)
         rounds = []
         if cfg.self_train:
-            from headstart.adapt.self_training import self_train
 
             def train_round(grown: LabeledSplits) -> None:  # the same strategy, on from the current weights
                 fit(cfg, build_module(cfg, model, strategy, grown), grown, rundir)
@@ -75,28 +75,22 @@ def sized(data: LabeledSplits, size: int) -> LabeledSplits:
                    unlabeled=resized(data.unlabeled))
 
 
-def record(rundir: RunDir, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:
+def record(rundir: Run, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:
     """config.yaml and subset.json (a resumed run must have drawn the same subset)."""
-    from headstart.config import to_yaml
-
     if cfg.resume:
         check_subset(rundir.path, data.subset)
     elif rank_zero:
-        save_config(rundir, to_yaml(cfg))
+        rundir.save_config(to_yaml(cfg))
         write_subset(rundir.path, data.subset)
 
 
 def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str]) -> Classifier:
-    from headstart.models import create_backbone
-
     torch.manual_seed(cfg.seed)
     backbone = create_backbone(init.model, weights=init.weights, image_size=int(cfg.image_size))
     return Classifier(backbone, classes)
 
 
 def build_strategy(cfg: FinetuneConfig, model: Classifier, data: LabeledSplits) -> Strategy:
-    from headstart.adapt.strategies import strategy_class
-
     strategy = strategy_class(cfg.strategy)(cfg)
     strategy.prepare(model, Context(cfg, data.train, data.val, int(cfg.image_size), resumed=cfg.resume))
     return strategy
@@ -105,13 +99,8 @@ def build_strategy(cfg: FinetuneConfig, model: Classifier, data: LabeledSplits) 
 def build_module(
     cfg: FinetuneConfig, model: Classifier, strategy: Strategy, data: LabeledSplits
 ) -> FinetuneModule:
-    from headstart.train.distributed import world_size
-
     channels_last = cfg.channels_last and not model.backbone.meta.is_vit
     if channels_last:  # as pretraining lays it out: on CPUs, tiny maps take faster paths
-        from headstart.adapt.infer import default_device
-        from headstart.train.memory_format import channels_last as lay_out
-
         lay_out(model.backbone, int(cfg.image_size), cpu=default_device(cfg.accelerator).type == "cpu")
     plan = Plan(
         total_steps=int(cfg.steps),
@@ -139,8 +128,6 @@ def class_weights(data: LabeledSplits) -> torch.Tensor:
 
 
 def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
-    from headstart.train.trainer import resolve_workers
-
     workers = resolve_workers(cfg.num_workers, in_memory=data.train.images is not None)
     common = {
         "collate_fn": collate,
@@ -169,12 +156,7 @@ def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
     return train, val
 
 
-def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir: RunDir) -> None:
-    from headstart.adapt.callbacks import KeepBest
-    from headstart.train.callbacks import Throughput
-    from headstart.train.config import TrainerOptions
-    from headstart.train.trainer import build_trainer, checkpoint_step
-
+def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir: Run) -> None:
     train, val = loaders(cfg, data, module.plan.batch_size)
     callbacks = [Throughput(cfg.batch_size)] + ([KeepBest(cfg.early_stopping)] if cfg.early_stopping else [])
     opts = TrainerOptions(
@@ -191,3 +173,12 @@ def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir
         resume_step=checkpoint_step(ckpt),
     )
     trainer.fit(module, train, val, ckpt_path=ckpt)
+
+
+finetune = api_function(
+    FinetuneConfig,
+    run,
+    "finetune",
+    "Fine-tune a classifier from a pretrained run, a weights file or scratch; returns a "
+    "FinetuneResult (run folder, test accuracy, forgetting, ...).",
+)

@@ -6,25 +6,42 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits
-from headstart.adapt.finetuning import FinetuneResult
 from headstart.adapt.head import Classifier, save_classifier
 from headstart.adapt.infer import default_device, predict_probs
 from headstart.adapt.strategies.base import Strategy, count_params
 from headstart.adapt.wise import apply_blend, backbone_state, sweep_blend
-from headstart.train.run import RunDir
+from headstart.errors import HeadstartError
+from headstart.eval.forgetting import forgetting, forgetting_sets
+from headstart.eval.metrics import classification_report
+from headstart.export.weights import save_backbone
+from headstart.run import Run
+from headstart.train.distributed import is_rank_zero
 
 log = logging.getLogger("headstart")
 
 
+@dataclass
+class FinetuneResult:
+    run: Path
+    strategy: str
+    accuracy: float | None  # on the test split, when there is one
+    val_accuracy: float
+    trainable_share: float
+    forgetting: dict | None
+    steps: int
+    seconds: float
+
+
 def finish(
     cfg: FinetuneConfig,
-    rundir: RunDir,
+    rundir: Run,
     model: Classifier,
     strategy: Strategy,
     start_state: dict[str, torch.Tensor],
@@ -33,8 +50,6 @@ def finish(
     seconds: float,
     self_training: list[dict] | None = None,
 ) -> FinetuneResult:
-    from headstart.train.distributed import is_rank_zero
-
     t0 = time.perf_counter()
     model = model.cpu().to(memory_format=torch.contiguous_format)
     trainable, total = count_params(model)
@@ -68,7 +83,7 @@ def finish(
     if is_rank_zero():
         export(rundir, model, cfg)
         results["seconds"] = round(seconds + time.perf_counter() - t0, 1)
-        merge_results(rundir.path / "results.json", results)
+        rundir.merge_results(results)
     f = results["forgetting"]
     return FinetuneResult(
         rundir.path,
@@ -105,8 +120,6 @@ def blend(cfg: FinetuneConfig, model: Classifier, start: dict, data: LabeledSpli
 
 def report_on_test(model: Classifier, data: LabeledSplits, size: int, device) -> dict:
     """accuracy, per_class and confusion (rows: true class) on the test split."""
-    from headstart.eval.metrics import classification_report
-
     probs = predict_probs(model, data.test, image_size=size, device=device)
     report = classification_report(probs, torch.from_numpy(data.test.labels), data.classes)
     return {
@@ -121,9 +134,6 @@ def measure_forgetting(
     cfg: FinetuneConfig, model: Classifier, start: dict, tuned: dict, device
 ) -> dict | None:
     """kNN accuracy on the pretraining data before/after fine-tuning (and blended); None from scratch."""
-    from headstart.errors import HeadstartError
-    from headstart.eval.forgetting import forgetting, forgetting_sets
-
     if cfg.from_ == "scratch":
         return None
     if not cfg.forgetting_data:
@@ -150,24 +160,10 @@ def measure_forgetting(
     return {"data": cfg.forgetting_data, **out}
 
 
-def export(rundir: RunDir, model: Classifier, cfg: FinetuneConfig) -> None:
+def export(rundir: Run, model: Classifier, cfg: FinetuneConfig) -> None:
     """exported/model.safetensors (backbone + head, plain names) and exported/backbone.safetensors."""
-    from headstart.export.weights import save_backbone
-
-    save_classifier(model, rundir.exported / "model.safetensors", int(cfg.image_size))
-    save_backbone(model.backbone, rundir.exported / "backbone.safetensors", cfg.model)
-
-
-def merge_results(path: Path, new: dict) -> dict:
-    """Update the keys of `results.json` (other keys stay), written atomically."""
-    import json
-
-    from headstart.io import write_json
-
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    merged = {**old, **new}
-    write_json(path, merged)
-    return merged
+    save_classifier(model, rundir.model_file, int(cfg.image_size))
+    save_backbone(model.backbone, rundir.backbone_file, cfg.model)
 
 
 def copy_backbone(model: Classifier, state: dict[str, torch.Tensor]):

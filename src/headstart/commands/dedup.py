@@ -13,8 +13,14 @@ import csv
 import io
 from pathlib import Path
 
+from headstart.commands.select import embed
+from headstart.config import api_function
 from headstart.curate.config import DedupConfig
+from headstart.curate.dedup import exact_duplicates, near_duplicates
+from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
+from headstart.io import write_text
+from headstart.run import Run
 
 
 def duplicates_csv(groups: list[list[tuple[str, float]]]) -> str:
@@ -27,8 +33,6 @@ def duplicates_csv(groups: list[list[tuple[str, float]]]) -> str:
 
 
 def exact_groups(paths: list[str]) -> list[list[tuple[str, float]]]:
-    from headstart.curate.dedup import exact_duplicates
-
     files = [p for p in paths if "#" not in p]
     if len(files) != len(paths):
         raise HeadstartError("--exact hashes image files, but the data is an IDX set",
@@ -36,26 +40,24 @@ def exact_groups(paths: list[str]) -> list[list[tuple[str, float]]]:
     return [[(str(p), 1.0) for p in group] for group in exact_duplicates(files)]
 
 
-def near_groups(cfg: DedupConfig, data) -> list[list[tuple[str, float]]]:
-    from headstart.curate.dedup import near_duplicates
-    from headstart.curate.selecting import embed
-
-    if cfg.run is None:
+def near_groups(cfg: DedupConfig, folder: Run | None, data) -> list[list[tuple[str, float]]]:
+    if folder is None:
         raise HeadstartError("dedup by similarity needs --run (a run folder whose backbone embeds the images)",
                              fix="pass --run runs/<name>, or --exact for byte-identical files")
-    emb = embed(cfg.run, data, cfg.batch_size, cfg.progress)
+    emb = embed(folder, data, cfg.batch_size, cfg.progress)
     return [[(data.paths[i], s) for i, s in zip(g.members, g.similarity, strict=True)]
             for g in near_duplicates(emb, threshold=cfg.threshold)]
 
 
-def run_dedup(cfg: DedupConfig) -> Path:
+def run(cfg: DedupConfig) -> Path:
     """Write the duplicate groups of `cfg.data` to `cfg.out`; returns its path."""
-    from headstart.data.sources import open_data
-    from headstart.io import write_text
-    from headstart.models import run_image_size
-
-    size = run_image_size(cfg.run) if cfg.run is not None else None
-    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=size)
-    groups = exact_groups(list(data.paths)) if cfg.exact else near_groups(cfg, data)
+    folder = Run.read(cfg.run) if cfg.run is not None else None
+    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size if folder else None)
+    groups = exact_groups(list(data.paths)) if cfg.exact else near_groups(cfg, folder, data)
     write_text(cfg.out, duplicates_csv(groups))
     return cfg.out
+
+
+dedup = api_function(DedupConfig, run, "dedup",
+                     "Group near-duplicate (or, with exact, byte-identical) images; writes the CSV "
+                     "(group, path, similarity), returns its path.")

@@ -8,7 +8,12 @@ import time
 
 import torch
 
+from headstart.commands.study import run as run_study
+from headstart.config import api_function
 from headstart.eval.study.config import DemoConfig, StudyConfig
+from headstart.models.factory import create_backbone
+from headstart.train.memory_format import channels_last
+from headstart.train.trainer import keep_freed_memory
 
 MODEL, METHOD, BATCH = "headstart/resnet-mini", "simclr", 256
 VIEWS = "light"  # measured on Fashion-MNIST: +1.2 kNN points over the paper views at 600 steps (recipes.light)
@@ -29,10 +34,6 @@ def seconds_per_view(model: str = MODEL, batch: int = BATCH, size: int = 28) -> 
     `build_trainer` sets it), after warm-up steps. The first steps of a process pay page faults and
     one-off allocations; timing them made the demo plan half the pretraining its budget allows.
     """
-    from headstart.models import create_backbone
-    from headstart.train.memory_format import channels_last
-    from headstart.train.trainer import keep_freed_memory
-
     keep_freed_memory()
     backbone = create_backbone(model)
     channels_last(backbone, size, cpu=True)   # as training lays it out
@@ -76,17 +77,18 @@ def plan(minutes: float) -> dict:
 
 
 def run(cfg: DemoConfig):
-    from headstart.eval.study.runner import run as run_study
-
     sizes = plan(cfg.minutes)
     print(f"demo: {sizes['seconds_per_view'] * 1e3:.2f} ms per training view here -> pretraining "
           f"{sizes['pretrain_steps']} steps; fine-tuning steps per cell: "
           + ", ".join(f"{b} {n}" for b, n in sizes["finetune_steps"].items()))
-    study = StudyConfig(
+    study_cfg = StudyConfig(
         data="fashion-mnist", test="fashion-mnist:test", model=MODEL, method=METHOD, budgets=BUDGETS, seeds=SEEDS,
         strategies=STRATEGIES, pretrain_steps=sizes["pretrain_steps"], finetune_steps_by_budget=sizes["finetune_steps"],
         batch_size=BATCH, finetune_args={"batch_size": FT_BATCH}, pretrain_args={"method_args": {"views": VIEWS}},
         out=cfg.out, seed=cfg.seed,
         resume=cfg.resume and (cfg.out / "config.yaml").is_file() and not cfg.overwrite, overwrite=cfg.overwrite,
         progress=cfg.progress)
-    return run_study(study)
+    return run_study(study_cfg)
+
+
+demo = api_function(DemoConfig, run, "demo", "The study on Fashion-MNIST, sized for a laptop CPU.")

@@ -12,18 +12,26 @@ import json
 from pathlib import Path
 
 import torch
+from PIL import Image
 
+from headstart.adapt.head import load_classifier
+from headstart.adapt.infer import predict_probs
+from headstart.config import api_function
 from headstart.curate.base import Selection
 from headstart.curate.config import SelectConfig
+from headstart.curate.registry import STRATEGIES
+from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
+from headstart.eval.features import extract_features
+from headstart.io import atomic_write, write_json, write_text
+from headstart.models.factory import load_run_backbone
+from headstart.run import Run
 
 SHEET_MAX = 100  # images on the contact sheet
 
 
 def parse_strategy(strategy: str, weights: list[float] | None) -> tuple[str, dict]:
     """`"diverse+uncertain"` + weights -> ("combine", {"weights": {...}}); a single name -> (name, {})."""
-    from headstart.curate.registry import STRATEGIES
-
     names = [s.strip() for s in strategy.split("+") if s.strip()]
     if len(names) == 1 and weights is None:
         STRATEGIES.get(names[0])  # unknown name -> HeadstartError listing the valid ones
@@ -65,26 +73,20 @@ def exclude_rows(paths: list[str], excluded: list[str]) -> torch.Tensor:
     return torch.tensor([i for i, p in enumerate(paths) if p in wanted or key(p) in wanted], dtype=torch.long)
 
 
-def class_probs(run: Path, data, batch_size: int, progress: bool) -> torch.Tensor:
+def class_probs(run: Run, data, batch_size: int, progress: bool) -> torch.Tensor:
     """Softmax `(N, K)` of a fine-tuned run's classifier; HeadstartError for a pretraining run."""
-    from headstart.adapt.head import load_classifier
-    from headstart.adapt.infer import predict_probs
-
-    if not (Path(run) / "exported" / "model.safetensors").is_file():
+    if not run.model_file.is_file():
         raise HeadstartError(
-            f"--strategy uncertain needs class probabilities, but {run} is not a fine-tuned run",
+            f"--strategy uncertain needs class probabilities, but {run.path} is not a fine-tuned run",
             fix="pass the --out of `headstart finetune` as --run (or use diverse / typical / balanced)",
         )
-    model, size = load_classifier(Path(run))
+    model, size = load_classifier(run)
     return predict_probs(model, data, image_size=size, batch_size=batch_size, progress=progress)
 
 
-def embed(run: Path, data, batch_size: int, progress: bool) -> torch.Tensor:
+def embed(run: Run, data, batch_size: int, progress: bool) -> torch.Tensor:
     """`(N, D)` float32 backbone features of every image of `data`."""
-    from headstart.eval.features import extract_features
-    from headstart.models import load_run_backbone, run_image_size
-
-    size = run_image_size(run)
+    size = run.image_size
     backbone = load_run_backbone(run, image_size=size).eval()
     feats, _ = extract_features(
         backbone,
@@ -107,8 +109,6 @@ def choose(
     uncertainty: str = "margin",
 ) -> Selection:
     """Run a (possibly blended) strategy on embeddings; `probs` only where it needs them."""
-    from headstart.curate.registry import STRATEGIES
-
     name, options = parse_strategy(strategy, weights)
     if name in ("uncertain", "combine"):
         options["uncertainty"] = uncertainty
@@ -126,10 +126,6 @@ def selection_csv(paths: list[str], sel: Selection, strategy: str) -> str:
 
 def contact_sheet(data, indices: list[int], path: Path, cell: int = 64) -> Path:
     """A grid PNG of the first `SHEET_MAX` picked images, in pick order, `cell` px each."""
-    from PIL import Image
-
-    from headstart.io import atomic_write
-
     indices = indices[:SHEET_MAX]
     cols = max(1, min(10, len(indices)))
     rows = max(1, -(-len(indices) // cols))
@@ -145,17 +141,13 @@ def contact_sheet(data, indices: list[int], path: Path, cell: int = 64) -> Path:
     return path
 
 
-def run_select(cfg: SelectConfig) -> Path:
+def run(cfg: SelectConfig) -> Path:
     """Embed, pick, write the CSV, the sheet and (with --round) rounds.json; returns the CSV path."""
-    from headstart.data.sources import open_data
-    from headstart.io import write_text
-
     name, options = parse_strategy(cfg.strategy, cfg.weights)  # fail fast, before embedding
-    from headstart.models import run_image_size
-
-    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=run_image_size(cfg.run))
-    probs = class_probs(cfg.run, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
-    emb = embed(cfg.run, data, cfg.batch_size, cfg.progress)
+    folder = Run.read(cfg.run)
+    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
+    probs = class_probs(folder, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
+    emb = embed(folder, data, cfg.batch_size, cfg.progress)
     excluded = exclude_rows(data.paths, read_paths(cfg.exclude)) if cfg.exclude else None
     sel = choose(
         emb,
@@ -176,17 +168,14 @@ def run_select(cfg: SelectConfig) -> Path:
             cfg.strategy,
             sel,
             data.paths,
-            accuracy=run_accuracy(cfg.run),
+            accuracy=run_accuracy(folder),
         )
     return cfg.out
 
 
-def run_accuracy(run: Path) -> float | None:
+def run_accuracy(run: Run) -> float | None:
     """Test accuracy in a run's results.json, when it has one."""
-    path = Path(run) / "results.json"
-    if not path.is_file():
-        return None
-    results = json.loads(path.read_text())
+    results = run.results()
     acc = results.get("test_accuracy", results.get("accuracy"))
     return float(acc) if isinstance(acc, (int, float)) else None
 
@@ -201,8 +190,6 @@ def record_round(
     **extra,
 ) -> list[dict]:
     """Add (or replace) round `round_` in `rounds.json`; returns all rounds, in order."""
-    from headstart.io import write_json
-
     rounds = json.loads(path.read_text()) if path.is_file() else []
     rounds = [r for r in rounds if r.get("round") != round_]
     idx = sel.indices.tolist()
@@ -220,3 +207,8 @@ def record_round(
     rounds.sort(key=lambda r: r["round"])
     write_json(path, rounds)
     return rounds
+
+
+select = api_function(SelectConfig, run, "select",
+                      "Pick `n` images to label from a run's embeddings; writes the CSV (rank, path, score, "
+                      "strategy) and `<out>.png`, returns the CSV path.")

@@ -13,15 +13,16 @@ from pathlib import Path
 import torch
 
 from headstart.adapt.config import PredictConfig
+from headstart.adapt.head import load_classifier
+from headstart.adapt.infer import predict_probs
+from headstart.config import api_function
+from headstart.data.sources import open_data
+from headstart.io import write_text
+from headstart.run import Run
 
 
-def run_predict(cfg: PredictConfig) -> Path:
-    from headstart.adapt.head import load_classifier
-    from headstart.adapt.infer import predict_probs
-    from headstart.data.sources import open_data
-    from headstart.io import write_text
-
-    model, size = load_classifier(Path(cfg.run))
+def run(cfg: PredictConfig) -> Path:
+    model, size = load_classifier(Run(cfg.run))
     data = open_data(
         cfg.data,
         split="test" if cfg.data.endswith(":test") else "train",
@@ -44,3 +45,11 @@ def predictions_csv(paths: list[str], probs: torch.Tensor, classes: list[str], t
         ranked = "|".join(f"{classes[j]}:{p:.4f}" for j, p in zip(i, c, strict=True))
         writer.writerow([path, classes[i[0]], f"{c[0]:.4f}", ranked])
     return buf.getvalue()
+
+
+predict = api_function(
+    PredictConfig,
+    run,
+    "predict",
+    "Predicted class, confidence and top classes of every image, written as CSV; returns its path.",
+)

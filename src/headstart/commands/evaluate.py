@@ -12,37 +12,41 @@ split of it, and a fine-tuned run on all of it (pass the held-out images as `--d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from headstart.adapt.config import EvaluateConfig
 from headstart.adapt.data import open_labeled, open_test
+from headstart.adapt.head import load_classifier
+from headstart.adapt.infer import predict_probs
+from headstart.config import api_function
 from headstart.data.imageset import ImageSet
+from headstart.data.subsets import label_subset, split_train_val
 from headstart.errors import HeadstartError
+from headstart.eval.features import extract_features
+from headstart.eval.knn import knn_accuracy
+from headstart.eval.linear import linear_probe
+from headstart.eval.metrics import classification_report
+from headstart.models.factory import load_run_backbone
+from headstart.run import Run
 
 
-def run_evaluate(cfg: EvaluateConfig) -> dict:
-    from headstart.adapt.finish import merge_results
-
-    run = Path(cfg.run)
-    if (run / "exported" / "model.safetensors").is_file():
-        results = evaluate_classifier(cfg)
-    elif (run / "exported" / "backbone.safetensors").is_file():
-        results = evaluate_backbone(cfg)
+def run(cfg: EvaluateConfig) -> dict:
+    folder = Run(cfg.run)
+    if folder.model_file.is_file():
+        results = evaluate_classifier(cfg, folder)
+    elif folder.backbone_file.is_file():
+        results = evaluate_backbone(cfg, folder)
     else:
         raise HeadstartError(
-            f"{run} is not a finished headstart run (no exported/ weights)",
+            f"{cfg.run} is not a finished headstart run (no exported/ weights)",
             fix="pass the --out of a finished pretrain or finetune run",
         )
-    merge_results(run / "results.json", results)
+    folder.merge_results(results)
     return results
 
 
 def splits(cfg: EvaluateConfig, size: int | None, *, whole_if_no_test: bool) -> tuple[ImageSet, ImageSet]:
     """(train, test) of `--data`, each optionally cut to a stratified share (--labels, --test-labels)."""
-    from headstart.data.subsets import label_subset, split_train_val
-
     train = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image, load_size=size)
     test = open_test(cfg.data, train, on_bad_image=cfg.on_bad_image, load_size=size)
     if test is None:
@@ -57,18 +61,12 @@ def splits(cfg: EvaluateConfig, size: int | None, *, whole_if_no_test: bool) -> 
     return train, test
 
 
-def evaluate_backbone(cfg: EvaluateConfig) -> dict:
+def evaluate_backbone(cfg: EvaluateConfig, folder: Run) -> dict:
     """kNN and linear-probe test accuracy of the run's frozen backbone."""
-    from headstart.data.subsets import split_train_val
-    from headstart.eval.features import extract_features
-    from headstart.eval.knn import knn_accuracy
-    from headstart.eval.linear import linear_probe
-    from headstart.models import load_run_backbone, run_image_size
-
-    size = cfg.image_size or run_image_size(cfg.run)
+    size = cfg.image_size or folder.image_size
     train, test = splits(cfg, size, whole_if_no_test=False)
     size = size or int(train.images.shape[-1] if train.images is not None else train.size)
-    backbone = load_run_backbone(cfg.run, image_size=size).eval()
+    backbone = load_run_backbone(folder, image_size=size).eval()
 
     def features(data: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
         return extract_features(
@@ -99,13 +97,9 @@ def evaluate_backbone(cfg: EvaluateConfig) -> dict:
     }
 
 
-def evaluate_classifier(cfg: EvaluateConfig) -> dict:
+def evaluate_classifier(cfg: EvaluateConfig, folder: Run) -> dict:
     """Accuracy, per-class accuracy and confusion matrix of the run's fine-tuned classifier."""
-    from headstart.adapt.head import load_classifier
-    from headstart.adapt.infer import predict_probs
-    from headstart.eval.metrics import classification_report
-
-    model, size = load_classifier(Path(cfg.run))
+    model, size = load_classifier(folder)
     size = cfg.image_size or size
     _, test = splits(cfg, size, whole_if_no_test=True)
     if test.classes != model.classes:
@@ -133,3 +127,12 @@ def format_table(results: dict) -> str:
     for name, acc in (results.get("per_class") or {}).items():
         lines.append(f"  {name:<12}{acc:>8.1%}" if acc is not None else f"  {name:<12}{'-':>8}")
     return "\n".join(lines)
+
+
+evaluate = api_function(
+    EvaluateConfig,
+    run,
+    "evaluate",
+    "kNN + linear probe of a pretraining run, or accuracy/per-class/confusion of a fine-tuned "
+    "run; merged into the run's results.json and returned.",
+)

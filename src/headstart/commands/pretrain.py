@@ -1,5 +1,8 @@
 """`headstart pretrain`: read top to bottom — open the run, read the data, resolve the plan,
-build backbone and method, train, export the backbone, report kNN accuracy."""
+build backbone and method, train, export the backbone, report kNN accuracy.
+
+    headstart.pretrain(data="fashion-mnist", model="headstart/resnet-mini", method="simclr", out="runs/fm")
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,30 @@ from pathlib import Path
 
 import torch
 
-from headstart.config import parse, to_yaml
+from headstart.config import api_function, from_yaml, parse, to_yaml
 from headstart.data.imageset import ImageSet, collate
+from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
-from headstart.methods.base import Method, Plan
+from headstart.export.weights import save_backbone
+from headstart.methods import method_class
+from headstart.methods.base import Method
+from headstart.models.factory import create_backbone
+from headstart.models.family import model_family
+from headstart.run import Run, open_run
+from headstart.train.callbacks import GlobalRNG, KNNMonitor, Throughput
 from headstart.train.config import PretrainConfig
-from headstart.train.run import RunDir, open_run, save_config
+from headstart.train.distributed import is_rank_zero, world_size
+from headstart.train.loader import ResumableLoader
+from headstart.train.memory_format import channels_last
+from headstart.train.module import Plan
+from headstart.train.trainer import (
+    build_trainer,
+    check_checkpoint_fits,
+    checkpoint_step,
+    resolve_precision,
+    resolve_workers,
+    stops_explained,
+)
 
 
 @dataclass
@@ -28,8 +49,6 @@ class PretrainResult:
 
 
 def run(cfg: PretrainConfig) -> PretrainResult:
-    from headstart.train.distributed import is_rank_zero
-
     start = time.perf_counter()
     rundir = open_run(cfg.out, "pretrain", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero())
     try:
@@ -48,10 +67,8 @@ def run(cfg: PretrainConfig) -> PretrainResult:
         rundir.release()
 
 
-def check_resumable(rundir: RunDir, cfg: PretrainConfig) -> None:
+def check_resumable(rundir: Run, cfg: PretrainConfig) -> None:
     """A resumed run must be the same model and method as the one that wrote the checkpoint."""
-    from headstart.config import from_yaml
-
     if not rundir.config_file.is_file():
         raise HeadstartError(f"{rundir.config_file} is missing, cannot resume", fix="start a new run")
     old = from_yaml(PretrainConfig, rundir.config_file)
@@ -64,18 +81,12 @@ def check_resumable(rundir: RunDir, cfg: PretrainConfig) -> None:
 def open_train_data(cfg: PretrainConfig) -> ImageSet:
     """Folders decode at the training size; smaller in-memory sets stay as they are (the views
     resize while they crop)."""
-    from headstart.data.sources import open_data
-
     size = cfg.image_size if cfg.image_size != "auto" else None
     return open_data(cfg.data, split="train", on_bad_image=cfg.on_bad_image, load_size=size, upscale=False)
 
 
 def resolve(cfg: PretrainConfig, data: ImageSet):
     """Every "auto" resolved in one place; returns the resolved config, the plan, the method config."""
-    from headstart.methods import method_class
-    from headstart.train.distributed import world_size
-    from headstart.train.trainer import resolve_precision
-
     cls = method_class(cfg.method)
     try:
         method_cfg = parse(cls.config_cls, cfg.method_args)
@@ -105,15 +116,12 @@ def resolve(cfg: PretrainConfig, data: ImageSet):
 
 
 def auto_image_size(model: str, data: ImageSet) -> int:
-    """The data's own side; library models get at least 32 px (their strides need it), at most 224."""
+    """The side the model's family picks for the data's own side (library models: 32-224 px)."""
     side = int(data.images.shape[-1]) if data.images is not None else int(data.size or 64)
-    return side if model.startswith("headstart/") else min(224, max(32, side))
+    return model_family(model)[0].auto_image_size(side)
 
 
 def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
-    from headstart.methods import method_class
-    from headstart.models import create_backbone
-
     torch.manual_seed(cfg.seed)
     backbone = create_backbone(cfg.model, weights=cfg.weights, image_size=plan.image_size)
     if cfg.activation_checkpointing:
@@ -122,8 +130,6 @@ def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
                                  fix="use a timm or headstart model with it, or drop it and lower --batch-size")
         backbone.module.set_grad_checkpointing(True)  # timm: each block's activations recomputed in backward
     if plan.channels_last:
-        from headstart.train.memory_format import channels_last
-
         on_cpu = cfg.accelerator == "cpu" or cfg.accelerator == "auto" and not torch.cuda.is_available()
         channels_last(backbone, plan.image_size, cpu=on_cpu)
     method = method_class(cfg.method)(backbone, method_cfg, plan)
@@ -134,9 +140,6 @@ def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
 
 def make_monitor(cfg: PretrainConfig, data: ImageSet, image_size: int):
     """kNN monitor when labels exist: a bank from the training data and a held-out query split."""
-    from headstart.data.sources import open_data
-    from headstart.train.callbacks import KNNMonitor
-
     if not cfg.monitor:
         return None
     query = None
@@ -152,18 +155,7 @@ def make_monitor(cfg: PretrainConfig, data: ImageSet, image_size: int):
     return KNNMonitor(bank, query, k=cfg.knn_k, image_size=image_size)
 
 
-def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir: RunDir, monitor) -> None:
-    from headstart.train.callbacks import GlobalRNG, Throughput
-    from headstart.train.distributed import is_rank_zero
-    from headstart.train.loader import ResumableLoader
-    from headstart.train.trainer import (
-        build_trainer,
-        check_checkpoint_fits,
-        checkpoint_step,
-        resolve_workers,
-        stops_explained,
-    )
-
+def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir: Run, monitor) -> None:
     workers = resolve_workers(cfg.num_workers, in_memory=data.images is not None)
     loader = ResumableLoader(  # shuffled per epoch from the seed, sharded over ranks, resumable mid-epoch
         data.with_format(size=None if data.images is not None else data.size, channels=data.channels),
@@ -178,15 +170,20 @@ def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir:
                             precision=str(cfg.precision), resume_step=checkpoint_step(ckpt),
                             use_distributed_sampler=False)
     if is_rank_zero() and not cfg.resume:  # only now: a run refused during set-up leaves no folder behind
-        save_config(rundir, to_yaml(cfg))
+        rundir.save_config(to_yaml(cfg))
     with stops_explained(rundir, trainer):
         trainer.fit(method, loader, ckpt_path=ckpt)
 
 
-def finish(rundir: RunDir, method: Method, cfg: PretrainConfig, knn: float | None, seconds: float) -> None:
-    from headstart.export.weights import save_backbone
-    from headstart.io import write_json
+def finish(rundir: Run, method: Method, cfg: PretrainConfig, knn: float | None, seconds: float) -> None:
+    save_backbone(method.backbone, rundir.backbone_file, cfg.model)
+    rundir.write_results({"knn": knn, "knn_k": cfg.knn_k, "steps": cfg.steps, "seconds": round(seconds, 1),
+                          "model": cfg.model, "method": cfg.method})
 
-    save_backbone(method.backbone, rundir.exported / "backbone.safetensors", cfg.model)
-    write_json(rundir.path / "results.json", {"knn": knn, "knn_k": cfg.knn_k, "steps": cfg.steps,
-                                              "seconds": round(seconds, 1), "model": cfg.model, "method": cfg.method})
+
+pretrain = api_function(
+    PretrainConfig, run, "pretrain",
+    "Self-supervised pretraining on unlabeled images; returns a PretrainResult (run folder, kNN, steps, seconds).\n\n"
+    "Example:\n    headstart.pretrain(data='fashion-mnist', model='headstart/resnet-mini', method='simclr', "
+    "steps=500, out='runs/fm')",
+)

@@ -8,14 +8,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from headstart.commands.pretrain import pretrain
+from headstart.commands.study.cells import Cell, plan_cells, run_cell
+from headstart.commands.study.frozen import frozen_knn
 from headstart.config import to_yaml
 from headstart.errors import HeadstartError
-from headstart.io import write_json
 from headstart.eval.gains import curves, one_line, savings
-from headstart.eval.study.cells import Cell, plan_cells, run_cell
 from headstart.eval.study.config import StudyConfig
-from headstart.eval.study.frozen import frozen_knn
-from headstart.train.run import RunDir, open_run, save_config
+from headstart.report.study import write_report
+from headstart.run import Run, open_run
 
 
 @dataclass
@@ -30,7 +42,7 @@ def run(cfg: StudyConfig) -> StudyResult:
     start = time.perf_counter()
     rundir = open_run(cfg.out, "study", resume=cfg.resume, overwrite=cfg.overwrite, marker="config.yaml")
     try:
-        save_config(rundir, to_yaml(cfg))
+        rundir.save_config(to_yaml(cfg))
         pretrained = pretrain_stage(cfg, rundir)
         cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, [cfg.seed + i for i in range(cfg.seeds)])
         records = run_cells(cfg, rundir, cells, pretrained)
@@ -44,9 +56,7 @@ def run(cfg: StudyConfig) -> StudyResult:
                    "seconds": round(time.perf_counter() - start, 1)}
         if cfg.baseline_weights:
             results["savings_baseline"] = savings(all_curves, start="baseline")
-        write_json(rundir.path / "results.json", results)
-        from headstart.report.study import write_report
-
+        rundir.write_results(results)
         write_report(rundir.path, cfg, results, pretrained)
         print_summary(answer, all_curves, frozen, rundir.path)
         return StudyResult(rundir.path, answer, all_curves, time.perf_counter() - start)
@@ -58,26 +68,24 @@ def starts(cfg: StudyConfig) -> list[str]:
     return ["scratch", "pretrained"] + (["baseline"] if cfg.baseline_weights else [])
 
 
-def pretrain_stage(cfg: StudyConfig, rundir: RunDir) -> Path:
+def pretrain_stage(cfg: StudyConfig, rundir: Run) -> Path:
     """The pretraining run: `--from`, else `out/pretrain` (finished: reused; interrupted: resumed)."""
     if cfg.from_:
-        if not (Path(cfg.from_) / "exported" / "backbone.safetensors").is_file():
+        if not Run(Path(cfg.from_)).backbone_file.is_file():
             raise HeadstartError(f"--from {cfg.from_} is not a finished pretraining run",
                                  fix="pass a run folder with exported/backbone.safetensors, or drop --from")
         return Path(cfg.from_)
-    import headstart
-
-    out = rundir.path / "pretrain"
-    if (out / "exported" / "backbone.safetensors").is_file():
-        return out
-    resume = (out / "checkpoints" / "last.ckpt").is_file()
+    out = Run(rundir.path / "pretrain")
+    if out.backbone_file.is_file():
+        return out.path
+    resume = out.last_checkpoint.is_file()
     _stage(f"pretraining {cfg.model} with {cfg.method}" + (" (resumed)" if resume else ""))
     kwargs = {"steps": cfg.pretrain_steps, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
               **cfg.pretrain_args}
-    headstart.pretrain(data=cfg.data, model=cfg.model, method=cfg.method, out=out, seed=cfg.seed,
+    pretrain(data=cfg.data, model=cfg.model, method=cfg.method, out=out.path, seed=cfg.seed,
                        resume=resume, overwrite=not resume, progress=cfg.progress,
                        val_data=cfg.test, **{k: v for k, v in kwargs.items() if v is not None})
-    return out
+    return out.path
 
 
 def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str) -> dict[str, Any]:
@@ -93,10 +101,8 @@ def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str)
     return {k: v for k, v in {**common, **by_start[start]}.items() if v is not None}
 
 
-def run_cells(cfg: StudyConfig, rundir: RunDir, cells: list[Cell], pretrained: Path) -> list[dict[str, Any]]:
+def run_cells(cfg: StudyConfig, rundir: Run, cells: list[Cell], pretrained: Path) -> list[dict[str, Any]]:
     """Every cell, cached ones first; a nested progress display with the current cell and ETA."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     records = []
     columns = [TextColumn("[bold]study[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}")]
@@ -110,16 +116,11 @@ def run_cells(cfg: StudyConfig, rundir: RunDir, cells: list[Cell], pretrained: P
 
 
 def _stage(text: str) -> None:
-    from rich.console import Console
-
     Console(stderr=True).rule(f"[bold]{text}")
 
 
 def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], frozen: dict[str, Any] | None,
                   out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     budgets = sorted({p["budget"]: p["labels"] for v in all_curves.values() for p in v}.items(), key=lambda x: x[1])
     table = Table(title="test accuracy, mean ± 95% CI over seeds")
     table.add_column("start/strategy")

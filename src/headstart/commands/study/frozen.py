@@ -9,13 +9,19 @@ at `QUERIES` (seeded subsets) so a large folder costs minutes, not hours.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from headstart.data.sources import open_data
+from headstart.eval.features import extract_features
+from headstart.eval.knn import knn_accuracy
 from headstart.eval.study.config import StudyConfig, test_spec
 from headstart.io import write_json
+from headstart.models.factory import create_backbone, load_run_backbone
+from headstart.run import Run
 
 BANK, QUERIES = 60_000, 10_000
 
@@ -23,20 +29,15 @@ BANK, QUERIES = 60_000, 10_000
 def frozen_knn(cfg: StudyConfig, pretrained: Path, out: Path) -> dict[str, Any] | None:
     """{"pretrained", "random", "pixels"} kNN accuracies (and the bank/query sizes), or None when
     the pool or the test split has no labels. Cached in `out` (frozen_knn.json) for resumed studies."""
-    import json
-
     if out.is_file():
         return json.loads(out.read_text())
     bank, queries = _labeled_sets(cfg)
     if bank is None or queries is None:
         return None
-    from headstart.eval.features import extract_features
-    from headstart.eval.knn import knn_accuracy
-    from headstart.models import create_backbone, load_run_backbone, run_image_size
-
-    size = run_image_size(pretrained)
+    run = Run.read(pretrained)
+    size = run.image_size
     torch.manual_seed(cfg.seed)
-    models = {"pretrained": load_run_backbone(pretrained), "random": create_backbone(cfg.model, image_size=size),
+    models = {"pretrained": load_run_backbone(run), "random": create_backbone(cfg.model, image_size=size),
               "pixels": torch.nn.Flatten()}
     result: dict[str, Any] = {"bank": len(bank), "queries": len(queries), "k": 20}
     for name, model in models.items():
@@ -50,8 +51,6 @@ def frozen_knn(cfg: StudyConfig, pretrained: Path, out: Path) -> dict[str, Any] 
 
 
 def _labeled_sets(cfg: StudyConfig):
-    from headstart.data.sources import open_data
-
     spec = test_spec(cfg)
     if spec is None:
         return None, None

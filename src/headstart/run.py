@@ -1,29 +1,60 @@
-"""The run folder: claim it (lock), check it can be written, refuse to clobber it.
+"""The run folder: one `Run` object reads and writes it for every command.
 
-    runs/NAME/config.yaml, checkpoints/last.ckpt, exported/backbone.safetensors, metrics.csv
+    runs/NAME/config.yaml, checkpoints/last.ckpt, exported/backbone.safetensors,
+    exported/model.safetensors, results.json, metrics.csv
+
+`open_run` claims a folder to write (lock, writable, never clobbered); `Run.read` opens a
+finished one to read (its config is read once). `RunOptions` are the
+options of every command that writes a run folder. This module knows nothing above
+`config`/`io`/`errors`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+import yaml
+from pydantic import Field
+
+from headstart.config import Config
 from headstart.errors import HeadstartError
-from headstart.io import disk_error, write_text
+from headstart.io import disk_error, write_json, write_text
 
 MIN_FREE_BYTES = 200 * 2**20
 LOCK_WRITE_GRACE_S = 10
 
 
+class RunOptions(Config):
+    """Where results go and how an existing folder is treated."""
+
+    out: Path | None = Field(None, description="run folder; unset: runs/<command>-<time>")
+    resume: bool = Field(False, description="continue from the run folder's last checkpoint")
+    overwrite: bool = Field(False, description="replace an existing non-empty run folder")
+    seed: int = Field(0, description="random seed (data order, augmentations, initialisation)")
+    progress: bool = Field(True, description="show a progress bar")
+
+
 @dataclass
-class RunDir:
+class Run:
     path: Path
     created: bool = False  # this process made the folder: a run that fails before writing anything removes it
 
+    @classmethod
+    def read(cls, path: str | Path) -> Run:
+        """A finished run folder, to read (no lock): its config.yaml must name a model."""
+        run = cls(Path(path))
+        _ = run.model_name  # fail now, with the folder's name, not later on a missing key
+        return run
+
+    # --- paths --------------------------------------------------------------------------
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
@@ -37,8 +68,75 @@ class RunDir:
         return self.path / "exported"
 
     @property
+    def backbone_file(self) -> Path:
+        return self.exported / "backbone.safetensors"
+
+    @property
+    def model_file(self) -> Path:
+        """The fine-tuned classifier (backbone + head), written by `finetune`."""
+        return self.exported / "model.safetensors"
+
+    @property
     def config_file(self) -> Path:
         return self.path / "config.yaml"
+
+    @property
+    def results_file(self) -> Path:
+        return self.path / "results.json"
+
+    # --- the saved config ----------------------------------------------------------------
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run saved (config.yaml), read once."""
+        try:
+            cfg = yaml.safe_load(self.config_file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise HeadstartError(f"{self.path} is not a headstart run folder ({err})",
+                                 fix="pass the --out of a finished run") from None
+        if not isinstance(cfg, dict):
+            raise HeadstartError(f"{self.config_file} is not a config", fix="pass the --out of a finished run")
+        return cfg
+
+    @property
+    def model_name(self) -> str:
+        """The `model` the run trained, `"<package>/<name>"`."""
+        if not self.config.get("model"):
+            raise HeadstartError(f"{self.config_file} names no model", fix="pass the --out of a finished run")
+        return str(self.config["model"])
+
+    @property
+    def image_size(self) -> int | None:
+        size = self.config.get("image_size")
+        return size if isinstance(size, int) else None
+
+    @property
+    def method(self) -> str | None:
+        """The pretraining method; None for a run that did not pretrain (finetune, study)."""
+        return self.config.get("method")
+
+    @property
+    def pretrain_data(self) -> str | None:
+        """The data the backbone was pretrained on: a pretraining run's `data`, else what a
+        fine-tuned run recorded as its `forgetting_data`."""
+        return self.config.get("data") if self.method else self.config.get("forgetting_data")
+
+    # --- writing ----------------------------------------------------------------------------
+    def save_config(self, text: str) -> None:
+        write_text(self.config_file, text)
+        self.__dict__.pop("config", None)
+
+    def results(self) -> dict[str, Any]:
+        """results.json, or {} when the run has none yet."""
+        return json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
+
+    def write_results(self, results: dict[str, Any]) -> None:
+        write_json(self.results_file, results)
+
+    def merge_results(self, new: dict[str, Any]) -> dict[str, Any]:
+        """Update the keys of results.json (other keys stay), written atomically; returns all of it."""
+        merged = {**self.results(), **new}
+        self.write_results(merged)
+        return merged
 
     def release(self) -> None:
         lock = self.path / "run.lock"
@@ -53,14 +151,14 @@ def default_out(command: str) -> Path:
 
 
 def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True,
-             marker: str = "checkpoints/last.ckpt") -> RunDir:
+             marker: str = "checkpoints/last.ckpt") -> Run:
     """Create or reopen the run folder; only rank 0 checks, locks and clears. `--resume` needs
     `marker` (the file a resumable run of this command leaves) to exist.
 
     The lock comes first: a folder another live process is writing is refused as in use,
     whatever the flags. Nothing in the folder changes unless every check passes.
     """
-    run = RunDir(Path(out) if out is not None else default_out(command))
+    run = Run(Path(out) if out is not None else default_out(command))
     if not rank_zero:
         return run
     path = run.path
@@ -86,7 +184,7 @@ def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, r
     return run
 
 
-def _check_claim(run: RunDir, *, resume: bool, overwrite: bool, marker: str) -> None:
+def _check_claim(run: Run, *, resume: bool, overwrite: bool, marker: str) -> None:
     path = run.path
     busy = any(p.name != "run.lock" for p in path.iterdir())
     if resume and not (path / marker).is_file():
@@ -161,6 +259,3 @@ def _stale(lock: Path) -> bool:
         return False
     return False
 
-
-def save_config(run: RunDir, text: str) -> None:
-    write_text(run.config_file, text)

@@ -13,7 +13,11 @@ from pathlib import Path
 
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.data import LabeledSplits
+from headstart.adapt.strategies import strategy_class
+from headstart.commands.pretrain import auto_image_size
 from headstart.errors import HeadstartError
+from headstart.run import Run
+from headstart.train.trainer import resolve_precision
 
 PASSES_BUDGET = 120_000  # image passes of an auto-length run (within the epoch bounds below)
 EPOCH_BOUNDS = (10, 300)
@@ -60,29 +64,22 @@ def resolve_init(cfg: FinetuneConfig) -> Init:
 
 
 def _from_run(path: Path, model: str) -> Init:
-    from headstart.models import run_config
-
-    if not (path / "exported" / "backbone.safetensors").is_file():
+    run = Run(path)
+    if not run.backbone_file.is_file():
         raise HeadstartError(
             f"--from {path} is not a finished headstart run (no exported/backbone.safetensors)",
             fix="pass the --out of a finished pretraining run, or a weights file",
         )
-    run = run_config(path)
-    if model != "auto" and model != run["model"]:
+    if model != "auto" and model != run.model_name:
         raise HeadstartError(
-            f"--model {model} but the run {path} trained {run['model']}",
-            fix=f"drop --model or pass --model {run['model']}",
+            f"--model {model} but the run {path} trained {run.model_name}",
+            fix=f"drop --model or pass --model {run.model_name}",
         )
-    size = run.get("image_size")
-    pretrain_data = run.get("data") if "method" in run else run.get("forgetting_data")
-    return Init("run", run["model"], path, pretrain_data, size if isinstance(size, int) else None)
+    return Init("run", run.model_name, path, run.pretrain_data, run.image_size)
 
 
 def resolve(cfg: FinetuneConfig, init: Init, data: LabeledSplits) -> FinetuneConfig:
     """Every "auto" of `cfg` resolved: model, strategy, image size, batch, length, LR, precision."""
-    from headstart.adapt.strategies import strategy_class
-    from headstart.train.trainer import resolve_precision
-
     strategy = cfg.strategy if cfg.strategy != "auto" else ("full" if init.scratch else "lp-ft")
     cls = strategy_class(strategy)
     _check_options(cfg, strategy, init)
@@ -120,8 +117,6 @@ def auto_epochs(n_train: int) -> int:
 
 def image_size(cfg: FinetuneConfig, init: Init, data: LabeledSplits) -> int:
     """--image-size, else the pretraining run's, else the data's side (32-224 for library models)."""
-    from headstart.train.pretraining import auto_image_size
-
     if cfg.image_size != "auto":
         return int(cfg.image_size)
     return init.image_size or auto_image_size(init.model, data.train)

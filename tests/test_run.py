@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from headstart.errors import HeadstartError
-from headstart.train.run import open_run
+from headstart.run import open_run
 
 
 def test_open_run__refuses_non_empty_without_flag(tmp_path):

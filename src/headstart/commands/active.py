@@ -17,44 +17,37 @@ from pathlib import Path
 
 import torch
 
+from headstart.adapt.data import open_labeled
+from headstart.commands.finetune import FinetuneResult, finetune
+from headstart.commands.select import choose, class_probs, embed, needs_probs, parse_strategy, record_round
+from headstart.config import api_function
 from headstart.curate.config import ActiveConfig
+from headstart.io import write_text
+from headstart.run import Run
 
 
-def finetune_round(cfg: ActiveConfig, indices_file: Path, out: Path):
+def finetune_round(cfg: ActiveConfig, indices_file: Path, out: Path) -> FinetuneResult:
     """Fine-tune from the pretraining run on exactly the rows listed in `indices_file`."""
-    import headstart
-
     extra = {"epochs": cfg.epochs} if cfg.epochs is not None else {}
-    return headstart.finetune(from_=str(cfg.run), data=cfg.data, indices=indices_file,
+    return finetune(from_=str(cfg.run), data=cfg.data, indices=indices_file,
                               strategy=cfg.finetune_strategy, batch_size=cfg.batch_size, out=out,
                               seed=cfg.seed, progress=cfg.progress, **extra)
 
 
-def run_active(cfg: ActiveConfig) -> list[dict]:
+def run(cfg: ActiveConfig) -> list[dict]:
     """Run `cfg.rounds` rounds of select + fine-tune; returns the rounds as in rounds.json."""
-    from headstart.adapt.data import open_labeled
-    from headstart.curate.selecting import (
-        choose,
-        class_probs,
-        embed,
-        needs_probs,
-        parse_strategy,
-        record_round,
-    )
-    from headstart.io import write_text
-    from headstart.models import run_image_size
-
+    pretrained = Run.read(cfg.run)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = open_labeled(cfg.data, load_size=run_image_size(cfg.run))  # labels stay hidden from selection
-    emb = embed(cfg.run, data, 512, cfg.progress)  # (N, D)
+    data = open_labeled(cfg.data, load_size=pretrained.image_size)  # labels stay hidden from selection
+    emb = embed(pretrained, data, 512, cfg.progress)  # (N, D)
     picked: list[int] = []
-    classifier: Path | None = None
+    classifier: Run | None = None
     rounds: list[dict] = []
     for k in range(1, cfg.rounds + 1):
         strategy = cfg.first_strategy if k == 1 else cfg.strategy
         name, options = parse_strategy(strategy, cfg.weights if k > 1 else None)
-        probs = class_probs(classifier if classifier else cfg.run, data, 512, cfg.progress) \
+        probs = class_probs(classifier or pretrained, data, 512, cfg.progress) \
             if needs_probs(name, options) else None
         exclude = torch.tensor(picked, dtype=torch.long) if picked else None
         sel = choose(emb, cfg.n, strategy, cfg.weights if k > 1 else None, seed=cfg.seed + k,
@@ -63,7 +56,12 @@ def run_active(cfg: ActiveConfig) -> list[dict]:
         indices_file = out / f"picked-{k}.txt"
         write_text(indices_file, "\n".join(map(str, picked)) + "\n")
         result = finetune_round(cfg, indices_file, out / f"round-{k}")
-        classifier = Path(result.run)
+        classifier = Run(Path(result.run))
         rounds = record_round(out / "rounds.json", k, strategy, sel, data.paths, accuracy=result.accuracy,
-                              labeled=len(picked), run=str(classifier))
+                              labeled=len(picked), run=str(classifier.path))
     return rounds
+
+
+active_learning = api_function(ActiveConfig, run, "active_learning",
+                               "Rounds of select + fine-tune on a pool whose labels are revealed only for "
+                               "the picks; returns the rounds (also in <out>/rounds.json).")

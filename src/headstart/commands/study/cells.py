@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from headstart.commands.finetune import finetune
 from headstart.errors import HeadstartError
 from headstart.io import write_json
+from headstart.run import Run
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,15 @@ def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any]) -> dict[
     result_file = folder / "cells" / f"{cell.id}.json"
     if result_file.is_file():
         return json.loads(result_file.read_text())
-    import headstart
-
     out = folder / "finetune" / cell.id
     if out.exists():
         shutil.rmtree(out)  # a half-finished cell from an interrupted study: start it again
     start = time.perf_counter()
-    headstart.finetune(out=out, seed=cell.seed, strategy=cell.strategy, progress=False, overwrite=True,
+    finetune(out=out, seed=cell.seed, strategy=cell.strategy, progress=False, overwrite=True,
                        **budget_args(cell.budget), **finetune_kwargs)
-    results = json.loads((out / "results.json").read_text())
+    results = Run(out).results()
     record = {**asdict(cell), "id": cell.id, "accuracy": float(results["accuracy"]),
+              "val_accuracy": float(results["val_accuracy"]),
               "labels": count_labels(out), "seconds": round(time.perf_counter() - start, 1), "run": str(out)}
     write_json(result_file, record)
     return record

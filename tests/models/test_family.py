@@ -1,0 +1,72 @@
+"""Model families: one adapter per library behind one protocol, one registry line each; a name's
+family is found without importing another family's library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from headstart.errors import HeadstartError
+from headstart.models.builtin import BUILTIN
+from headstart.models.factory import create_backbone
+from headstart.models.family import FAMILIES, check_model_name, get_family, split_name
+
+SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18"}
+
+
+def test_families__every_registered_family_has_a_sample_here():
+    assert sorted(SAMPLE) == FAMILIES.names()
+
+
+@pytest.mark.parametrize("name", FAMILIES.names())
+def test_family__builds_what_it_lists_and_names_it_in_the_meta(name):
+    adapter = get_family(name)
+    model = SAMPLE[name]
+    assert model in adapter.names()
+    adapter.check(model)
+    backbone = adapter.create(model, image_size=32)
+    assert backbone.meta.name == f"{name}/{model}" and backbone.meta.family == name
+    assert 32 <= adapter.auto_image_size(28) <= 224 or name == "headstart"
+    plain = adapter.plain_model(model, num_classes=7)
+    if plain is not None:  # the library's constructor takes the backbone's tensors as they are
+        missing = set(plain.state_dict()) - set(backbone.module.state_dict())
+        assert missing == {f"{backbone.meta.head_name}.weight", f"{backbone.meta.head_name}.bias"}
+
+
+def test_headstart_family__lists_every_builtin_net():
+    assert get_family("headstart").names() == sorted(BUILTIN)
+
+
+@pytest.mark.parametrize(("name", "parts"), [
+    ("timm/resnet18", ("timm", "resnet18")),
+    ("hf:./models/bert-mini", ("hf", "./models/bert-mini")),
+    ("headstart/vit-tiny", ("headstart", "vit-tiny")),
+    ("resnet18", ("", "resnet18")),
+])
+def test_split_name__family_before_the_first_slash_or_colon(name, parts):
+    assert split_name(name) == parts
+
+
+@pytest.mark.parametrize(("name", "suggested"), [
+    ("headstart/resnet-mnii", "headstart/resnet-mini"),
+    ("resnet-mini", "headstart/resnet-mini"),
+    ("timm/resnet188", "timm/resnet18"),
+])
+def test_check_model_name__error_suggests_the_full_name(name, suggested):
+    with pytest.raises(HeadstartError, match=f"did you mean '{suggested}'"):
+        check_model_name(name)
+
+
+def test_check_model_name__a_builtin_name_imports_no_torch():
+    code = ("import sys; from headstart.models.family import check_model_name; "
+            "check_model_name('headstart/vit-tiny'); print(sorted(m for m in ('torch', 'timm', 'torchvision') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_create_backbone__unknown_family_lists_the_families():
+    with pytest.raises(HeadstartError, match="headstart, timm, torchvision"):
+        create_backbone("keras/resnet18")
