@@ -8,9 +8,7 @@ says so; `headstart.data.text.open_text` opens them.
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -20,12 +18,10 @@ import torch
 from headstart.data.folder import open_folder
 from headstart.data.idx import FILES, NAMED, open_idx
 from headstart.data.imageset import ImageSet, fit
+from headstart.data.specs import parse_spec, split_folder
 from headstart.data.text.fortunes import NAMED_TEXT
 from headstart.errors import HeadstartError
 
-SPLITS = ("train", "test")
-# an image folder laid out as <root>/train/... and <root>/test/ (or val/): the split picks one
-SPLIT_FOLDERS = {"train": ("train",), "test": ("test", "val", "validation")}
 MAX_BUDGET = 4 << 30  # bytes; the default budget is min(4 GiB, 25% of RAM)
 
 
@@ -60,7 +56,7 @@ def open_data(spec: str, *, split: str = "train", on_bad_image: Literal["skip", 
         raise HeadstartError(f"{spec} is a text corpus, not an image set",
                              fix="use it with a text model such as headstart/bert-mini "
                              "(in Python: headstart.data.text.open_text)")
-    target, split = parse_spec(spec, split)
+    target, split = parse_spec(spec, split, names=list(NAMED), accepted="a folder of images, an IDX .gz file")
     budget = default_memory_budget() if memory_budget is None else memory_budget
     path = Path(target)
     if target in NAMED or _is_idx(path):
@@ -91,38 +87,10 @@ def _check_options(on_bad_image: str, memory_budget: int | None, load_size: int 
         raise HeadstartError(f"load_size must be a positive number of pixels, got {load_size}")
 
 
-def parse_spec(spec: str, split: str, *, names: Sequence[str] = tuple(NAMED),
-               accepted: str = "a folder of images, an IDX .gz file") -> tuple[str, str]:
-    """(path or set name, split): an existing path wins over reading `x:test` as a suffix.
-
-    `names` are the named sets; `accepted` says in an error what else a spec may be."""
-    target = spec
-    if spec not in names and not os.path.exists(spec):
-        head, sep, tail = spec.rpartition(":")
-        if not (sep and (head in names or os.path.exists(head))):
-            close = difflib.get_close_matches(spec, list(names), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise HeadstartError(f"no such file or folder: {spec}",
-                                 fix=f"{hint}pass {accepted}, or one of: " + ", ".join(names))
-        target, split = head, tail
-    if split not in SPLITS:
-        raise HeadstartError(f"unknown split {split!r} in {spec!r}", fix=f"use one of: {', '.join(SPLITS)}")
-    return target, split
-
-
 def _is_idx(path: Path) -> bool:
     if path.is_dir():
         return any((path / images).is_file() for images, _ in FILES.values())
     return path.is_file() and (path.suffix == ".gz" or "ubyte" in path.name)
-
-
-def split_folder(root: Path, split: str) -> Path:
-    """`root/<split>` when `root` is laid out as train/ + test/ (or val/) sub-folders, else `root`."""
-    train = root / "train"
-    test = next((root / name for name in SPLIT_FOLDERS["test"] if (root / name).is_dir()), None)
-    if not (train.is_dir() and test is not None):
-        return root
-    return train if split == "train" else test
 
 
 def _store_at(data: ImageSet, load_size: int | None, budget: int, upscale: bool = True) -> ImageSet:

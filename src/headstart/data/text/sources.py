@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from headstart.data.folder import IMAGE_EXTENSIONS
-from headstart.data.sources import parse_spec, split_folder
+from headstart.data.specs import parse_spec, split_folder
 from headstart.data.text.corpus import Corpus
 from headstart.data.text.fortunes import NAMED_TEXT, open_fortunes
 from headstart.data.text.readers import TEXT_EXTENSIONS, read_corpus
