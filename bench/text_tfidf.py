@@ -19,7 +19,9 @@ Measured (2026-12-02, 2 shared CPU cores, 3 seeds; 3704 train / 951 test texts, 
     --c 100:          char 2-5  10/class 25.3 +- 2.6 | 50/class 42.3 +- 1.1 | all 59.5
                       word 1-2  10/class 19.5 +- 0.3 | 50/class 35.2 +- 2.4 | all 56.3
     --c 1:            char 2-5  10/class 24.5 +- 3.8 | 50/class 42.0 +- 3.3 | all 50.1
-The calibration is reproduced within a point for char n-grams; word n-grams differ by 2-3
+    analyzer "char" (n-grams across word boundaries) instead of "char_wb", --c 10:
+                      char 2-5  10/class 24.4 +- 0.4 | 50/class 40.8 +- 1.7 | all 56.5
+The calibration is reproduced within a point for char_wb n-grams; word n-grams differ by 2-3
 points at 10 and 50 labels, inside the spread of label draws. About 1 minute for the table.
 """
 
