@@ -239,3 +239,14 @@ def test_recipe__cuda_matches_cpu_with_the_same_generator(rgb):
     assert all(torch.equal(a, b) and a.device.type == "cuda" for a, b in zip(first, again))
     m = random_mask(49, 0.75, batch=4, gen=cuda_gen, device="cuda")
     assert (m.mask.sum(1) == 49 - 12).all()
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_recipes__every_registered_recipe_makes_float_views_in_range(fmnist, name):
+    """The shared table: a recipe added to `RECIPES` is tested here by being added."""
+    r = recipe(name, 28)
+    views = r(fmnist, gen())
+    assert len(views) == len(r.sizes) >= 1
+    assert [v.shape[-1] for v in views] == r.sizes
+    assert all(v.dtype == F32 and v.shape[:2] == (32, 1) and 0 <= v.min() and v.max() <= 1 for v in views)
+    assert not torch.equal(views[0], r(fmnist, gen(1))[0]) or name in ("plain",)  # seeded, not constant
