@@ -76,3 +76,14 @@ def test_cli__imports_only_commands_and_configs(edges):
     wrong = {(m, t) for m, ts in edges.items() if ig.package(m) == "cli" for t in ts
              if not t.startswith(allowed) and not t.endswith(".config")}
     assert wrong == set()
+
+
+def test_help__imports_no_torch():
+    """`headstart --help` and every command's `--help` read the configs only: start-up stays fast."""
+    import subprocess
+
+    code = ("import sys; from headstart.cli.main import build_parser, load_commands; "
+            "build_parser(load_commands()).format_help(); "
+            "print(sorted(m for m in ('torch', 'lightning', 'timm', 'torchvision', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
