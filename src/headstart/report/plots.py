@@ -8,7 +8,23 @@ from typing import Any
 
 import numpy as np
 
-COLORS = {"scratch": "#7f7f7f", "pretrained": "#1f77b4", "baseline": "#d62728"}
+SCRATCH_COLOR = "#555555"
+# colour-blind-safe (Okabe-Ito) colours, one per strategy, the same in every plot
+STRATEGY_COLORS = {"full": "#0072B2", "lp-ft": "#D55E00", "linear": "#009E73", "lora": "#CC79A7",
+                   "qlora": "#E69F00", "freeze": "#56B4E9"}
+EXTRA_COLORS = ["#8C564B", "#17BECF", "#BCBD22", "#7F7F7F"]
+
+
+def curve_style(name: str) -> dict[str, Any]:
+    """Colour by strategy (grey for from scratch), line by start, hollow markers when semi-supervised."""
+    start, _, rest = name.partition("/")
+    strategy, _, semi = rest.partition("+")
+    if start == "scratch":
+        color = SCRATCH_COLOR
+    else:
+        color = STRATEGY_COLORS.get(strategy, EXTRA_COLORS[sum(map(ord, strategy)) % len(EXTRA_COLORS)])
+    return {"color": color, "linestyle": "--" if start == "baseline" else "-",
+            "marker": "s" if start == "scratch" else "o", "markerfacecolor": "white" if semi else color}
 
 
 def _plt():
@@ -31,23 +47,62 @@ def _save(fig, path: Path) -> Path:
 
 
 def label_efficiency(curves: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Test accuracy vs labels (log x), one line per start/strategy, 95% CI error bars."""
+    """Test accuracy vs labels (log x), one line per start/strategy, 95% CI error bars (none for one seed)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    styles = ["-", "--", ":", "-."]
-    for i, (name, pts) in enumerate(curves.items()):
-        start = name.split("/")[0]
-        x = [p["labels"] for p in pts]
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for j, (name, pts) in enumerate(curves.items()):
+        # curves side by side (a few % apart on the log axis) so their error bars do not hide each other
+        x = [p["labels"] * 1.04 ** (j - (len(curves) - 1) / 2) for p in pts]
         y = [100 * p["mean"] for p in pts]
-        err = [100 * (p["ci"] if np.isfinite(p["ci"]) else 0) for p in pts]
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name, color=COLORS.get(start),
-                    linestyle=styles[i % len(styles)])
+        err = [100 * p["ci"] if p["ci"] is not None else 0.0 for p in pts]
+        ax.errorbar(x, y, yerr=err if any(err) else None, capsize=4, elinewidth=1.5, linewidth=2,
+                    markersize=6, label=name, **curve_style(name))
     ax.set_xscale("log")
+    ax.set_xticks(sorted({p["labels"] for pts in curves.values() for p in pts}),
+                  [f"{n:,}" for n in sorted({p["labels"] for pts in curves.values() for p in pts})])
+    ax.minorticks_off()
     ax.set_xlabel("labeled images (log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Label efficiency: fine-tuned accuracy vs labels (mean ± 95% CI over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.set_title("Label efficiency: test accuracy vs labels (mean, 95% CI over seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    return _save(fig, path)
+
+
+def paired_gains(gains: list[dict[str, Any]], path: Path) -> Path:
+    """Paired gain over from-scratch training per budget, one point per strategy with its 95% CI.
+
+    Points of one budget sit side by side; a point without an interval (one seed) is drawn hollow
+    and marked "1 seed". The zero line is where pretraining neither helps nor hurts.
+    """
+    plt = _plt()
+    budgets = sorted({(g["labels"], g["budget"]) for g in gains})
+    names = sorted({g["curve"] for g in gains})
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.4 * len(budgets) + 2), 4.8))
+    width = 0.7 / max(1, len(names))
+    for j, name in enumerate(names):
+        style, label = curve_style(name), name
+        for i, (labels, budget) in enumerate(budgets):
+            g = next((g for g in gains if g["curve"] == name and g["budget"] == budget), None)
+            if g is None:
+                continue
+            x, y = i + (j - (len(names) - 1) / 2) * width, 100 * g["gain"]
+            has_ci = g["low"] is not None
+            yerr = [[y - 100 * g["low"]], [100 * g["high"] - y]] if has_ci else None
+            ax.errorbar([x], [y], yerr=yerr, capsize=5, elinewidth=2, markersize=8, color=style["color"],
+                        marker="D" if "+" in name else "o",   # diamonds: semi-supervised
+                        markerfacecolor=style["color"] if has_ci else "white", linestyle="none",
+                        label=label)
+            label = None   # one legend entry per strategy
+            ax.annotate(f"{y:+.1f}" + ("" if has_ci else " (1 seed)"), (x, 100 * g["high"] if has_ci else y),
+                        textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.axhline(0, color="black", linewidth=1)
+    ax.set_xticks(range(len(budgets)), [f"{labels:,} labels\n({budget})" for labels, budget in budgets])
+    ax.set_xlim(-0.6, len(budgets) - 0.4)
+    ax.set_ylabel("gain over scratch (accuracy points)")
+    ax.set_title("Paired gain over from scratch (same labeled subset and seed): mean, 95% CI")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return _save(fig, path)
 
 
@@ -114,7 +169,7 @@ def embedding_map(feats: np.ndarray, labels: np.ndarray, classes: list[str], ima
     x = x - x.mean(0)
     _, _, vt = np.linalg.svd(x, full_matrices=False)
     xy = x @ vt[:2].T                                               # (N, 2)
-    fig, ax = plt.subplots(figsize=(7.5, 6))
+    fig, ax = plt.subplots(figsize=(9, 6))
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     for c, name in enumerate(classes):
         sel = labels == c
@@ -125,5 +180,6 @@ def embedding_map(feats: np.ndarray, labels: np.ndarray, classes: list[str], ima
         box = OffsetImage(img, zoom=1.0, cmap="gray" if img.ndim == 2 else None)
         ax.add_artist(AnnotationBbox(box, xy[i], frameon=True, pad=0.1))
     ax.set_title("Embeddings of the test images (PCA), coloured by class")
-    ax.legend(markerscale=3, fontsize=7, loc="best")
+    # outside the axes: inside, it would cover points and thumbnails
+    ax.legend(markerscale=3, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="class")
     return _save(fig, path)
