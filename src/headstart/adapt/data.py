@@ -16,6 +16,7 @@ import torch
 from headstart.adapt.config import FinetuneConfig
 from headstart.data.imageset import UNLABELED, ImageSet, fit
 from headstart.data.sources import open_data
+from headstart.data.subsets import label_subset, split_train_val
 from headstart.errors import HeadstartError
 from headstart.io import write_json
 
@@ -27,7 +28,7 @@ class LabeledSplits:
     test: ImageSet | None
     classes: list[str]
     subset: dict  # the content of subset.json
-    unlabeled: ImageSet | None = None  # --self-train's pool (labels, if any, never trained on)
+    unlabeled: ImageSet | None = None  # --self-train's and --semi's pool (labels, if any, never trained on)
 
 
 def open_labeled(
@@ -55,8 +56,6 @@ def open_test(
 
 def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
     """Open `--data`, take the label budget, hold out the validation split (sizes: as stored)."""
-    from headstart.data.subsets import label_subset, split_train_val
-
     data = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image)
     if cfg.indices is not None:
         if cfg.labels is not None or cfg.per_class is not None:
@@ -96,7 +95,7 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
             fix="use the same class sub-folders in both",
         )
     unlabeled = None
-    if cfg.self_train:
+    if cfg.self_train or cfg.semi != "none":
         unlabeled = unlabeled_pool(cfg, data, np.concatenate([train_idx, val_idx]))
     return LabeledSplits(data.subset(train_idx), data.subset(val_idx), test, data.classes, subset, unlabeled)
 
@@ -107,10 +106,11 @@ def unlabeled_pool(cfg: FinetuneConfig, train_split: ImageSet, used: np.ndarray)
         pool = open_data(cfg.unlabeled_data, split="train", on_bad_image=cfg.on_bad_image)
         if pool.has_labels and pool.classes != train_split.classes:  # labels of other classes: ignore
             pool = replace(pool, labels=np.full(len(pool), UNLABELED, dtype=np.int64))
+        pool = pool.with_format(size=pool.size, channels=train_split.channels)  # batched with the labeled ones
     else:
         pool = train_split.subset(np.setdiff1d(np.arange(len(train_split)), used))
     if len(pool) == 0:
-        raise HeadstartError("--self-train: no unlabeled images to label",
+        raise HeadstartError("no unlabeled images for --self-train / --semi: every training image is labeled",
                              fix="pass --unlabeled-data DIR, or label less of --data")
     return pool
 

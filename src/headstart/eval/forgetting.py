@@ -13,7 +13,11 @@ import torch
 from torch import nn
 
 from headstart.data.imageset import ImageSet
+from headstart.data.sources import open_data
+from headstart.data.subsets import label_subset, split_train_val
 from headstart.errors import HeadstartError
+from headstart.eval.features import extract_features
+from headstart.eval.knn import knn_accuracy
 
 BANK_SIZE = 5_000
 QUERY_SIZE = 2_000
@@ -28,9 +32,6 @@ def forgetting_sets(
     load_size: int | None = None,
 ) -> tuple[ImageSet, ImageSet]:
     """(bank, query) from a labeled data set: stratified, seeded samples of its train and test splits."""
-    from headstart.data.sources import open_data
-    from headstart.data.subsets import split_train_val
-
     train = open_data(spec, split="train", load_size=load_size)
     if len(train) == 0 or not train.has_labels:
         raise HeadstartError(
@@ -47,8 +48,6 @@ def forgetting_sets(
 
 
 def _sample(data: ImageSet, n: int, seed: int):
-    from headstart.data.subsets import label_subset
-
     if n >= len(data):
         return range(len(data))
     return label_subset(data.labels, labels_budget=str(n), seed=seed)
@@ -65,9 +64,6 @@ def knn_score(
     device: torch.device | str | None = None,
 ) -> float:
     """kNN top-1 accuracy of `backbone`'s features (eval mode), bank -> query, at `image_size` px."""
-    from headstart.eval.features import extract_features
-    from headstart.eval.knn import knn_accuracy
-
     was_training = backbone.training
     backbone.eval()
     try:

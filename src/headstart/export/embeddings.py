@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from headstart.data.imageset import ImageSet
+from headstart.errors import HeadstartError
 from headstart.io import atomic_write, write_text
 
 
@@ -35,8 +36,6 @@ def write_embeddings(feats: np.ndarray, data: ImageSet, out: Path, fmt: str = "n
 
 
 def _parquet(feats: np.ndarray, paths: list[str], labels: list[str], path: Path) -> Path:
-    from headstart.errors import HeadstartError
-
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq

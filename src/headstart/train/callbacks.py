@@ -11,6 +11,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from headstart.data.imageset import ImageSet
+from headstart.eval.features import extract_features
+from headstart.eval.knn import knn_accuracy
 
 
 class Throughput(Callback):
@@ -51,9 +53,6 @@ class KNNMonitor(Callback):
 
     @torch.no_grad()
     def evaluate(self, backbone: torch.nn.Module, device: torch.device) -> float:
-        from headstart.eval.features import extract_features
-        from headstart.eval.knn import knn_accuracy
-
         was_training = backbone.training
         backbone.eval()
         try:

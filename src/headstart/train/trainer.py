@@ -21,6 +21,7 @@ from headstart.errors import HeadstartError
 from headstart.io import atomic_open
 from headstart.run import Run
 from headstart.train.config import TrainerOptions
+from headstart.train.metrics_log import MetricsCSV
 from headstart.train.progress import StepProgressBar
 
 
@@ -243,8 +244,6 @@ def _accelerator(opts: TrainerOptions) -> str:
 
 
 def _loggers(opts: TrainerOptions, run: Run, resume_step: int | None) -> list:
-    from headstart.train.metrics_log import MetricsCSV
-
     out: list = [MetricsCSV(run.path, resume_step)]
     if "tensorboard" in opts.logger:
         try:

@@ -28,6 +28,10 @@ import torch
 
 from headstart.adapt.head import Classifier
 from headstart.adapt.strategies.base import Context, Strategy
+from headstart.data.imageset import collate
+from headstart.data.views.ops import to_float
+from headstart.eval.features import extract_features
+from headstart.eval.linear import linear_probe
 
 log = logging.getLogger("headstart")
 
@@ -82,9 +86,6 @@ def recalibrate_norms(backbone: torch.nn.Module, data, image_size: int, batch_si
     sends large gradients into the backbone. With the statistics of the new data, the probe
     sees what training will see.
     """
-    from headstart.data.imageset import collate
-    from headstart.data.views.ops import to_float
-
     norms = batch_norms(backbone)
     if not norms:
         return
@@ -128,9 +129,6 @@ def set_head(model: Classifier, result) -> float:
 
 def probe(model: Classifier, ctx: Context):
     """Fit the exact linear probe on frozen features of the train split, chosen on the val split."""
-    from headstart.eval.features import extract_features
-    from headstart.eval.linear import linear_probe
-
     def features(data):
         return extract_features(
             model.backbone, data.with_format(size=ctx.image_size, channels=data.channels), progress=False

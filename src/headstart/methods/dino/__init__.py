@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from headstart.data.views import recipes
 from headstart.methods.base import Method, MethodConfig, Plan
 from headstart.methods.dino.loss import StepCenteredDINOLoss
 from headstart.methods.ema import ema_
@@ -57,8 +58,6 @@ class DINO(Method):
     def __init__(self, backbone: Backbone, cfg: DINOConfig, plan: Plan) -> None:
         super().__init__(backbone, cfg, plan)
         from lightly.models.modules.heads import DINOProjectionHead
-
-        from headstart.data.views import recipes
 
         if (cfg.views or self.default_views) == "dino":
             self.recipe = recipes.recipe("dino", plan.image_size, n_local=cfg.n_local)

@@ -13,9 +13,10 @@ import logging
 
 import torch
 
-from headstart.data.views.ops import random_mask
+from headstart.data.views.ops import random_mask, to_float
 from headstart.methods.base import Method, MethodConfig, Plan
 from headstart.methods.mae.decoder import MAEDecoder
+from headstart.methods.mae.figure import image_grid, save_png
 from headstart.methods.mae.vit import check_vit, encode_visible, grid_size, patchify, unpatchify
 from headstart.models.backbone import Backbone
 
@@ -87,9 +88,6 @@ class MAE(Method):
     @torch.no_grad()
     def save_reconstructions(self, images: torch.Tensor, path) -> None:
         """Write the original / masked / reconstructed grid of uint8 `images` (B, C, H, W) to `path`."""
-        from headstart.data.views.ops import to_float
-        from headstart.methods.mae.figure import image_grid, save_png
-
         was_training = self.training
         self.eval()
         try:
