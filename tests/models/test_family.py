@@ -12,8 +12,21 @@ from headstart.errors import HeadstartError
 from headstart.models.builtin import BUILTIN
 from headstart.models.factory import create_backbone
 from headstart.models.family import FAMILIES, check_model_name, get_family, split_name
+from headstart.models.text import TEXT_NETS
 
-SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18"}
+SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18", "hf": "<hf_folder>"}
+
+
+@pytest.fixture(scope="module")
+def hf_folder(tmp_path_factory):
+    """A local Hugging Face checkpoint: bert-mini's config with a masked-LM head, fresh weights."""
+    from transformers import BertForMaskedLM
+
+    from headstart.models.text import default_ids, mini_config
+
+    folder = tmp_path_factory.mktemp("hf") / "bert"
+    BertForMaskedLM(mini_config("bert-mini", default_ids("bert", vocab_size=500))).save_pretrained(folder)
+    return folder
 
 
 def test_families__every_registered_family_has_a_sample_here():
@@ -21,14 +34,15 @@ def test_families__every_registered_family_has_a_sample_here():
 
 
 @pytest.mark.parametrize("name", FAMILIES.names())
-def test_family__builds_what_it_lists_and_names_it_in_the_meta(name):
+def test_family__builds_what_it_lists_and_names_it_in_the_meta(name, request):
     adapter = get_family(name)
-    model = SAMPLE[name]
-    assert model in adapter.names()
+    model = str(request.getfixturevalue("hf_folder")) if name == "hf" else SAMPLE[name]
+    assert model in adapter.names() or name == "hf"  # hf models are folders, not a list
     adapter.check(model)
     backbone = adapter.create(model, image_size=32)
-    assert backbone.meta.name == f"{name}/{model}" and backbone.meta.family == name
-    assert 32 <= adapter.auto_image_size(28) <= 224 or name == "headstart"
+    separator = ":" if name == "hf" else "/"
+    assert backbone.meta.name == f"{name}{separator}{model}" and backbone.meta.family == name
+    assert 32 <= adapter.auto_image_size(28) <= 224 or name in ("headstart", "hf")  # small/no images
     plain = adapter.plain_model(model, num_classes=7)
     if plain is not None:  # the library's constructor takes the backbone's tensors as they are
         missing = set(plain.state_dict()) - set(backbone.module.state_dict())
@@ -36,7 +50,7 @@ def test_family__builds_what_it_lists_and_names_it_in_the_meta(name):
 
 
 def test_headstart_family__lists_every_builtin_net():
-    assert get_family("headstart").names() == sorted(BUILTIN)
+    assert get_family("headstart").names() == sorted([*BUILTIN, *TEXT_NETS])
 
 
 @pytest.mark.parametrize(("name", "parts"), [
@@ -68,5 +82,5 @@ def test_check_model_name__a_builtin_name_imports_no_torch():
 
 
 def test_create_backbone__unknown_family_lists_the_families():
-    with pytest.raises(HeadstartError, match="headstart, timm, torchvision"):
+    with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision"):
         create_backbone("keras/resnet18")

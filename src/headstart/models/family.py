@@ -48,6 +48,7 @@ FAMILIES: Registry[str] = Registry("model family")
 FAMILIES.register("headstart", "headstart.models.headstart_:HeadstartFamily")
 FAMILIES.register("torchvision", "headstart.models.torchvision_:TorchvisionFamily")
 FAMILIES.register("timm", "headstart.models.timm_:TimmFamily")
+FAMILIES.register("hf", "headstart.models.hf_:HfFamily")
 
 
 def split_name(name: str) -> tuple[str, str]:
