@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from headstart.commands.select import choose, needs_probs, parse_strategy
+from headstart.curate.registry import choose, needs_probs, parse_strategy
 from headstart.data.subsets import split_train_val
 from headstart.eval.linear import linear_probe
 

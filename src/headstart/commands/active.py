@@ -19,9 +19,10 @@ import torch
 
 from headstart.adapt.data import open_labeled
 from headstart.commands.finetune import FinetuneResult, finetune
-from headstart.commands.select import choose, class_probs, embed, needs_probs, parse_strategy, record_round
+from headstart.commands.select import class_probs, embed, record_round
 from headstart.config import api_function
 from headstart.curate.config import ActiveConfig
+from headstart.curate.registry import choose, needs_probs, parse_strategy
 from headstart.io import write_text
 from headstart.run import Run
 
@@ -46,11 +47,11 @@ def run(cfg: ActiveConfig) -> list[dict]:
     rounds: list[dict] = []
     for k in range(1, cfg.rounds + 1):
         strategy = cfg.first_strategy if k == 1 else cfg.strategy
-        name, options = parse_strategy(strategy, cfg.weights if k > 1 else None)
+        name, options = parse_strategy(strategy, cfg.blend_weights if k > 1 else None)
         probs = class_probs(classifier or pretrained, data, 512, cfg.progress) \
             if needs_probs(name, options) else None
         exclude = torch.tensor(picked, dtype=torch.long) if picked else None
-        sel = choose(emb, cfg.n, strategy, cfg.weights if k > 1 else None, seed=cfg.seed + k,
+        sel = choose(emb, cfg.n, strategy, cfg.blend_weights if k > 1 else None, seed=cfg.seed + k,
                      exclude=exclude, probs=probs)
         picked += sel.indices.tolist()
         indices_file = out / f"picked-{k}.txt"

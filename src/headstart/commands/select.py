@@ -19,7 +19,7 @@ from headstart.adapt.infer import predict_probs
 from headstart.config import api_function
 from headstart.curate.base import Selection
 from headstart.curate.config import SelectConfig
-from headstart.curate.registry import STRATEGIES
+from headstart.curate.registry import choose, needs_probs, parse_strategy
 from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
 from headstart.eval.features import extract_features
@@ -28,28 +28,6 @@ from headstart.models.factory import load_run_backbone
 from headstart.run import Run
 
 SHEET_MAX = 100  # images on the contact sheet
-
-
-def parse_strategy(strategy: str, weights: list[float] | None) -> tuple[str, dict]:
-    """`"diverse+uncertain"` + weights -> ("combine", {"weights": {...}}); a single name -> (name, {})."""
-    names = [s.strip() for s in strategy.split("+") if s.strip()]
-    if len(names) == 1 and weights is None:
-        STRATEGIES.get(names[0])  # unknown name -> HeadstartError listing the valid ones
-        return names[0], {}
-    weights = weights if weights is not None else [1.0] * len(names)
-    if len(weights) != len(names):
-        raise HeadstartError(
-            f"--strategy {strategy} names {len(names)} strategies but --weights gives {len(weights)} values",
-            fix="pass one weight per strategy, e.g. --strategy diverse+uncertain --weights 0.5 0.5",
-        )
-    return "combine", {"weights": dict(zip(names, weights, strict=True))}
-
-
-def needs_probs(name: str, options: dict) -> bool:
-    """Whether the strategy reads class probabilities (combine's default blend does)."""
-    if name == "combine":
-        return options.get("weights", {"uncertain": 1.0}).get("uncertain", 0) > 0
-    return name == "uncertain"
 
 
 def read_paths(path: Path) -> list[str]:
@@ -97,24 +75,6 @@ def embed(run: Run, data, batch_size: int, progress: bool) -> torch.Tensor:
     return feats.float()
 
 
-def choose(
-    emb: torch.Tensor,
-    n: int,
-    strategy: str,
-    weights: list[float] | None,
-    *,
-    seed: int = 0,
-    exclude: torch.Tensor | None = None,
-    probs: torch.Tensor | None = None,
-    uncertainty: str = "margin",
-) -> Selection:
-    """Run a (possibly blended) strategy on embeddings; `probs` only where it needs them."""
-    name, options = parse_strategy(strategy, weights)
-    if name in ("uncertain", "combine"):
-        options["uncertainty"] = uncertainty
-    return STRATEGIES.get(name)(emb, n, seed=seed, exclude=exclude, probs=probs, **options)
-
-
 def selection_csv(paths: list[str], sel: Selection, strategy: str) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -143,7 +103,7 @@ def contact_sheet(data, indices: list[int], path: Path, cell: int = 64) -> Path:
 
 def run(cfg: SelectConfig) -> Path:
     """Embed, pick, write the CSV, the sheet and (with --round) rounds.json; returns the CSV path."""
-    name, options = parse_strategy(cfg.strategy, cfg.weights)  # fail fast, before embedding
+    name, options = parse_strategy(cfg.strategy, cfg.blend_weights)  # fail fast, before embedding
     folder = Run.read(cfg.run)
     data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
     probs = class_probs(folder, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
@@ -153,7 +113,7 @@ def run(cfg: SelectConfig) -> Path:
         emb,
         cfg.n,
         cfg.strategy,
-        cfg.weights,
+        cfg.blend_weights,
         seed=cfg.seed,
         exclude=excluded,
         probs=probs,
