@@ -82,6 +82,30 @@ def test_cli__mistyped_flag_did_you_mean(capsys):
     assert err.strip() == "headstart pretrain: error: unknown option --stepz; did you mean --steps?"
 
 
+def test_cli__renamed_flag_points_to_its_new_name(capsys):
+    assert main(["pretrain", "--data", "fashion-mnist", "--strategy", "ddp"]) == 2
+    assert capsys.readouterr().err.strip() == ("headstart pretrain: error: unknown option --strategy; "
+                                               "did you mean --distributed?")
+
+
+def test_cli__one_meaning_per_flag_name():
+    """A flag name takes the same kind of value in every command (a blend's weights are --blend-weights,
+    not pretrain's --weights file); the distribution over devices is --distributed everywhere, so
+    finetune's --strategy (lp-ft, lora, ...) is the only --strategy among the training commands."""
+    from headstart.cli._build import _kind
+
+    seen: dict[str, tuple[str, str]] = {}
+    for cmd in load_commands():
+        for key, field in cmd.config.model_fields.items():
+            kind = _kind(field.annotation)
+            first = seen.setdefault(key, (kind, cmd.name))
+            assert first[0] == kind, f"--{key}: {kind} in {cmd.name}, {first[0]} in {first[1]}"
+    pretrain = next(c for c in load_commands() if c.name == "pretrain").config
+    finetune = next(c for c in load_commands() if c.name == "finetune").config
+    assert "strategy" not in pretrain.model_fields
+    assert pretrain.model_fields["distributed"].annotation == finetune.model_fields["distributed"].annotation
+
+
 def test_cli__mistyped_command_did_you_mean(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["pretrian"])

@@ -48,8 +48,8 @@ def test_select__uncertain_needs_a_finetuned_run(pretrained_run, fmnist_folder, 
 
 def test_select__blend_weights_must_match(pretrained_run, fmnist_folder, tmp_path, capsys):
     code = main(["select", "--run", str(pretrained_run), "--data", str(fmnist_folder), "--n", "5",
-                 "--strategy", "diverse+typical", "--weights", "1", "--out", str(tmp_path / "x.csv")])
-    assert code == 2 and "--weights" in capsys.readouterr().err
+                 "--strategy", "diverse+typical", "--blend-weights", "1", "--out", str(tmp_path / "x.csv")])
+    assert code == 2 and "--blend-weights" in capsys.readouterr().err
 
 
 def test_select__blend_and_round_record(pretrained_run, fmnist_folder, tmp_path):
@@ -58,7 +58,7 @@ def test_select__blend_and_round_record(pretrained_run, fmnist_folder, tmp_path)
     import headstart
 
     out = headstart.select(run=pretrained_run, data=str(fmnist_folder), n=12, strategy="diverse+typical",
-                           weights=[0.7, 0.3], out=tmp_path / "r1.csv", round=1, progress=False)
+                           blend_weights=[0.7, 0.3], out=tmp_path / "r1.csv", round=1, progress=False)
     assert len(rows(out)) == 12 and rows(out)[0]["strategy"] == "diverse+typical"
     rounds = json.loads((tmp_path / "rounds.json").read_text())
     assert [r["round"] for r in rounds] == [1] and rounds[0]["n"] == 12

@@ -62,7 +62,7 @@ def test_api__unknown_key_lists_the_valid_ones(small_folder):
     (["--method-args", "temperature"], "expected KEY=VALUE"),
     (["--method-args", "temperature=["], "--method-args for simclr: bad value '['"),
     (["--method-args", "temprature=0.1"], "unknown option 'temprature'"),
-    (["--strategy", "fsdp", "--accelerator", "cpu"], "cannot set up training"),
+    (["--distributed", "fsdp", "--accelerator", "cpu"], "cannot set up training"),
     (["--accelerator", "mps"], "cannot set up training"),
 ])
 def test_cli__bad_values_are_one_line_and_leave_nothing(args, phrase, small_folder, tmp_path, cli):

@@ -14,7 +14,7 @@ import torch
 from conftest import run_process, same_tensors, start_process, tensors
 
 pytestmark = pytest.mark.timeout(900)  # generous: a hang, not a slow machine, should trip it
-DDP = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--ddp-timeout", "120"]
+DDP = ["--accelerator", "cpu", "--devices", "2", "--distributed", "ddp", "--ddp-timeout", "120"]
 
 DUMP_EACH_RANK = """
 import os, sys, torch

@@ -34,9 +34,6 @@ class FinetuneConfig(TrainerOptions):
         0.1, gt=0, lt=1, description="share of the labeled pool held out for validation"
     )
     strategy: str = Field("auto", description=STRATEGY_HELP)
-    distributed: Literal["auto", "ddp", "fsdp"] = Field(
-        "auto", description="distribution strategy (Lightning's --strategy of pretrain)"
-    )
     lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora)")
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
     lora_targets: list[str] = Field(

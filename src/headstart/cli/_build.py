@@ -13,7 +13,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic.fields import FieldInfo
 
-from headstart.config import Config, field_groups, flag
+from headstart.config import RENAMED_KEYS, Config, field_groups, flag
 from headstart.errors import EXIT_USER_ERROR, HeadstartError, did_you_mean
 
 
@@ -92,7 +92,9 @@ def unknown_flags_message(parser: argparse.ArgumentParser, extras: list[str]) ->
     if not flags:
         return f"unexpected argument {extras[0]!r}; options are written --name VALUE"
     name = flags[0].split("=", 1)[0]
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    renamed = RENAMED_KEYS.get(name.lstrip("-").replace("-", "_"))
+    close = [flag(renamed)] if renamed and flag(renamed) in known else difflib.get_close_matches(name, known, n=1,
+                                                                                               cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else f"see `{parser.prog} --help`"
     return f"unknown option {name}; {hint}"
 

@@ -11,7 +11,7 @@ from headstart.config import Config
 
 STRATEGY_HELP = (
     "random | diverse | typical | balanced | uncertain | combine, or a blend such as "
-    "diverse+uncertain (weighted by --weights)"
+    "diverse+uncertain (weighted by --blend-weights)"
 )
 
 
@@ -22,7 +22,7 @@ class SelectConfig(Config):
     data: str = Field(description="the unlabeled images: folder, IDX file, or fashion-mnist[:split]")
     n: int = Field(ge=1, description="how many images to pick")
     strategy: str = Field("diverse", description=STRATEGY_HELP)
-    weights: list[float] | None = Field(
+    blend_weights: list[float] | None = Field(
         None, description="one weight per strategy of a blend a+b; unset: equal weights"
     )
     uncertainty: Literal["margin", "entropy"] = Field("margin", description="uncertainty measure")
@@ -71,7 +71,7 @@ class ActiveConfig(Config):
     n: int = Field(ge=1, description="images labeled per round")
     strategy: str = Field("uncertain", description=STRATEGY_HELP + "; rounds after the first")
     first_strategy: str = Field("diverse", description="round 1 strategy (no classifier exists yet)")
-    weights: list[float] | None = Field(None, description="weights of a blended --strategy")
+    blend_weights: list[float] | None = Field(None, description="one weight per strategy of a blended --strategy")
     finetune_strategy: str = Field("linear", description="headstart finetune --strategy of every round")
     epochs: int | None = Field(None, ge=1, description="fine-tuning epochs per round; unset: finetune's")
     batch_size: int = Field(64, ge=2, description="fine-tuning batch size")

@@ -26,7 +26,9 @@ class TrainerOptions(RunOptions):
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field("auto", description="device type")
     devices: PositiveInt | Auto = Field("auto", description="devices per node (GPUs, or CPU processes with ddp)")
     num_nodes: int = Field(1, ge=1, description="machines (start with torchrun or SLURM)")
-    strategy: Literal["auto", "ddp", "fsdp"] = Field("auto", description="distribution strategy")
+    distributed: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto", description="how training spreads over devices (Lightning's strategy); auto: ddp for several "
+        "CPU processes, else Lightning's choice")
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
         "auto", description="auto: bf16-mixed on GPUs and on CPUs with native bf16, else 32")
     compile: Literal["auto", "on", "off"] = Field("auto", description="torch.compile the backbone (auto: on GPUs)")

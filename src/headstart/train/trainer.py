@@ -111,7 +111,7 @@ def build_trainer(opts: TrainerOptions, run: Run, *, max_steps: int, callbacks: 
                            every_n_train_steps=opts.checkpoint_every_n_steps, save_on_train_epoch_end=True)
     ckpt.CHECKPOINT_NAME_LAST = "last"
     devices = opts.devices if opts.devices != "auto" else "auto"
-    strategy = opts.strategy
+    strategy = opts.distributed
     if strategy == "auto" and devices not in ("auto", 1) and _accelerator(opts) == "cpu":
         strategy = "ddp"
     settings = {
@@ -139,7 +139,7 @@ def build_trainer(opts: TrainerOptions, run: Run, *, max_steps: int, callbacks: 
         return L.Trainer(**settings)
     except (MisconfigurationException, ValueError) as err:  # a combination Lightning refuses (fsdp on CPU, ...)
         raise HeadstartError(f"cannot set up training: {' '.join(str(err).split())}",
-                             fix="check --accelerator, --devices, --strategy and --precision") from None
+                             fix="check --accelerator, --devices, --distributed and --precision") from None
 
 
 def _strategy(name: str, timeout_s: int) -> Any:
