@@ -55,17 +55,19 @@ def test_save_tokenizer__auto_tokenizer_loads_it_offline_with_the_same_ids(bpe, 
     folder = save_tokenizer(bpe, tmp_path / "tok")
     assert sorted(p.name for p in folder.iterdir()) == ["special_tokens_map.json", "tokenizer.json",
                                                           "tokenizer_config.json"]
-    assert json.loads((folder / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
     loaded = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     texts = topic_test.texts[:50]
     assert loaded(texts)["input_ids"] == bpe(texts)["input_ids"]
-    assert (loaded.mask_token, loaded.pad_token_id, loaded.model_max_length) == ("[MASK]", bpe.pad_token_id, 512)
+    assert loaded.mask_token == "[MASK]" and loaded.pad_token_id == bpe.pad_token_id
+    assert loaded.model_max_length == 512
     assert load_tokenizer(folder)(texts[0])["input_ids"] == bpe(texts[0])["input_ids"]
     assert [p.name for p in tmp_path.iterdir()] == ["tok"]  # no temporary folder left behind
 
 
 def test_load_tokenizer__a_hub_name_is_never_downloaded(tmp_path):
-    with pytest.raises(HeadstartError, match=r"^no tokenizer folder at bert-base-uncased — .*never downloads"):
+    with pytest.raises(HeadstartError, match=r"^no tokenizer folder at bert-base-uncased — .*never"):
         load_tokenizer("bert-base-uncased")
     with pytest.raises(HeadstartError, match="holds no tokenizer"):
         load_tokenizer(tmp_path)
@@ -74,5 +76,5 @@ def test_load_tokenizer__a_hub_name_is_never_downloaded(tmp_path):
 def test_train_tokenizer__bad_options_are_one_line_errors(topic_train):
     with pytest.raises(HeadstartError, match="vocab_size 100 is too small — use at least 300"):
         train_tokenizer(topic_train.texts[:10], vocab_size=100)
-    with pytest.raises(HeadstartError, match="unknown tokenizer kind 'unigram' — use one of: bpe, wordpiece"):
+    with pytest.raises(HeadstartError, match="unknown tokenizer kind 'unigram' — use one of: bpe, word"):
         train_tokenizer(topic_train.texts[:10], kind="unigram")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,8 @@ from headstart.errors import HeadstartError
 
 @pytest.fixture(scope="module")
 def topic_set(bpe, topic_train, tmp_path_factory) -> TextSet:
-    return tokenize_corpus(topic_train, tokenizer=bpe, max_length=64, cache_dir=tmp_path_factory.mktemp("tok"))
+    cache = tmp_path_factory.mktemp("tok")
+    return tokenize_corpus(topic_train, tokenizer=bpe, max_length=64, cache_dir=cache)
 
 
 def test_textset__batch_has_special_tokens_cut_and_padding(topic_set, topic_train, bpe):
@@ -78,3 +81,13 @@ def test_tokenize_corpus__max_length_must_leave_room_for_text(bpe, topic_train, 
         tokenize_corpus(topic_train, tokenizer=bpe, max_length=2, cache_dir=tmp_path)
     with pytest.raises(HeadstartError, match="seq_len must be at least 2"):
         tokenize_corpus(topic_train.subset([0]), tokenizer=bpe, cache_dir=tmp_path).packed(1)
+
+
+def test_textset__pickles_without_its_tokens_and_maps_the_cache_again(topic_set):
+    small = topic_set.subset(np.arange(100))
+    for data in (small, small.packed(32)):
+        blob = pickle.dumps(data)
+        assert len(blob) < topic_set.tokens.nbytes / 4  # the token array is not in it
+        back = pickle.loads(blob)
+        assert isinstance(back.tokens, np.memmap)
+        assert torch.equal(back.__getitems__([0, 7])[0], data.__getitems__([0, 7])[0])

@@ -40,7 +40,8 @@ def test_tokenize_cached__other_text_or_tokenizer_is_another_cache(bpe, topic_tr
     edited = tokenize_cached([*topic_test.texts[:-1], topic_test.texts[-1] + "!"], tokenizer=bpe,
                              cache_dir=tmp_path).folder
     other = train_tokenizer(topic_train.texts[:300], vocab_size=500)
-    assert len({base, edited, tokenize_cached(topic_test.texts, tokenizer=other, cache_dir=tmp_path).folder}) == 3
+    retokenized = tokenize_cached(topic_test.texts, tokenizer=other, cache_dir=tmp_path).folder
+    assert len({base, edited, retokenized}) == 3
 
 
 def test_tokenize_cached__an_interrupted_build_leaves_nothing(bpe, topic_test, tmp_path, monkeypatch):
@@ -69,7 +70,8 @@ def test_tokenize_cached__an_interrupted_build_leaves_nothing(bpe, topic_test, t
 def test_tokenize_cached__a_literal_pad_token_never_enters_a_document(bpe, tmp_path):
     arrays = tokenize_cached(["keep [PAD] this", "[PAD]"], tokenizer=bpe, cache_dir=tmp_path)
     assert bpe.pad_token_id not in arrays.ids.tolist()
-    assert arrays.lengths.tolist()[1] == 0 and open_cached(arrays.folder).lengths.tolist() == arrays.lengths.tolist()
+    assert arrays.lengths.tolist()[1] == 0
+    assert open_cached(arrays.folder).lengths.tolist() == arrays.lengths.tolist()
 
 
 def test_dtype_for__uint32_above_65536_tokens():

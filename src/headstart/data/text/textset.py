@@ -24,12 +24,31 @@ from transformers import PreTrainedTokenizerFast
 from headstart.data.imageset import UNLABELED
 from headstart.data.text.corpus import Corpus, Labeled
 from headstart.data.text.tokenizer import separator_id, special_ids
-from headstart.data.text.tokens import pad_id_of, tokenize_cached
+from headstart.data.text.tokens import open_cached, pad_id_of, tokenize_cached
 from headstart.errors import HeadstartError
 
 
+class _Remaps:
+    """Pickles without its token array when it maps a cache folder, and maps the folder again when
+    unpickled: a spawned DataLoader worker then shares the file's pages instead of receiving a copy."""
+
+    tokens: np.ndarray
+    cache: str
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self.cache:
+            state["tokens"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.tokens is None:
+            self.tokens = open_cached(self.cache).ids
+
+
 @dataclass
-class TextSet(Labeled, torch.utils.data.Dataset):
+class TextSet(_Remaps, Labeled, torch.utils.data.Dataset):
     """Tokenized documents, labeled or not.
 
     Attributes:
@@ -54,6 +73,7 @@ class TextSet(Labeled, torch.utils.data.Dataset):
     pad_id: int = 0
     separator: int = 0
     source: str = ""
+    cache: str = ""  # the cache folder `tokens` maps (see `_Remaps`)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -96,11 +116,11 @@ class TextSet(Labeled, torch.utils.data.Dataset):
         """Fixed-length `(seq_len,)` windows of this set's documents, each ended by `separator`."""
         if seq_len < 2:
             raise HeadstartError(f"seq_len must be at least 2, got {seq_len}")
-        return PackedSet(self.tokens, self.starts, self.lengths, seq_len, self.separator)
+        return PackedSet(self.tokens, self.starts, self.lengths, seq_len, self.separator, self.cache)
 
 
 @dataclass
-class PackedSet(torch.utils.data.Dataset):
+class PackedSet(_Remaps, torch.utils.data.Dataset):
     """Documents joined as `doc0 sep doc1 sep ...` and cut into `len(self)` windows of `seq_len`.
 
     The stream is never copied: a window's positions are mapped back to (document, offset)
@@ -113,6 +133,7 @@ class PackedSet(torch.utils.data.Dataset):
     lengths: np.ndarray
     seq_len: int
     separator: int
+    cache: str = ""
 
     def __post_init__(self) -> None:
         spans = self.lengths + 1  # each document and its separator
@@ -162,4 +183,5 @@ def tokenize_corpus(corpus: Corpus, *, tokenizer: PreTrainedTokenizerFast, max_l
     return TextSet(tokens=arrays.ids, starts=arrays.offsets[:-1].copy(), lengths=arrays.lengths,
                    labels=np.asarray(corpus.labels, np.int64), classes=list(corpus.classes),
                    max_length=max_length, prefix=tuple(prefix), suffix=tuple(suffix),
-                   pad_id=pad_id_of(tokenizer), separator=separator_id(tokenizer), source=corpus.source)
+                   pad_id=pad_id_of(tokenizer), separator=separator_id(tokenizer), source=corpus.source,
+                   cache=str(arrays.folder))
