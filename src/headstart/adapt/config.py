@@ -22,8 +22,14 @@ class FinetuneConfig(TrainerOptions):
     """`headstart finetune`: a classifier from a pretrained (or random) backbone and few labels."""
 
     from_: str = Field(description="start from: scratch, a headstart run folder, or a weights file")
+    allow_partial: bool = Field(False, description="--from weights that do not cover the model: load the tensors "
+                                "that fit and warn with the counts (else refused)")
     model: ModelNameOrAuto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
     data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
+    task: Literal["classify", "detect", "segment"] = Field(
+        "classify", description="classify; detect: boxes (YOLO data.yaml or COCO .json); segment: label maps "
+        "(images/ + masks/, or COCO .json)"
+    )
     labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); unset: all")
     per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")
     indices: Path | None = Field(
@@ -137,6 +143,9 @@ class PredictConfig(Config):
     out: Path = Field(Path("predictions.csv"), description="CSV file to write")
     batch_size: int = Field(256, ge=1, description="images per forward pass")
     top: int = Field(3, ge=1, description="classes listed per image")
+    draw: Path | None = Field(
+        None, description="detect/segment runs: also write each image with its boxes or mask drawn to this folder"
+    )
     on_bad_image: Literal["skip", "fail"] = Field(
         "skip", description="skip unreadable images with a warning, or stop"
     )

@@ -123,7 +123,8 @@ def auto_image_size(model: str, data: ImageSet) -> int:
 
 def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
     torch.manual_seed(cfg.seed)
-    backbone = create_backbone(cfg.model, weights=cfg.weights, image_size=plan.image_size)
+    backbone = create_backbone(cfg.model, weights=cfg.weights, image_size=plan.image_size,
+                               allow_partial=cfg.allow_partial)
     if cfg.activation_checkpointing:
         if not hasattr(backbone.module, "set_grad_checkpointing"):
             raise HeadstartError(f"--activation-checkpointing: {cfg.model} has no checkpointing hook",

@@ -48,6 +48,8 @@ class PretrainConfig(TrainerOptions):
     model: ModelName = Field("headstart/resnet-mini", description="backbone, <package>/<name> (headstart list-models)")
     method: str = Field("simclr", description="pretraining method (headstart list-methods)")
     weights: str | None = Field(None, description="start from local weights: a file or a headstart run folder")
+    allow_partial: bool = Field(False, description="--weights that do not cover the model: load the tensors that "
+                                "fit and warn with the counts (else refused)")
     image_size: PositiveInt | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")
     method_args: dict[str, Any] = Field({}, description="method hyper-parameters, KEY=VALUE (see list-methods)")
     val_data: str | None = Field(None, description="labeled data for the online kNN monitor (auto for named sets)")
