@@ -58,3 +58,33 @@ def test_open_run__error_unwritable_folder(tmp_path, monkeypatch, err, message):
     monkeypatch.setattr(pathlib.Path, "write_bytes", fail)
     with pytest.raises(HeadstartError, match=message):
         open_run(tmp_path / "run", "pretrain", resume=False, overwrite=False)
+
+
+def test_run_read__a_finished_run_names_its_model_size_method_and_files(pretrained_run):
+    from headstart.run import Run
+
+    run = Run.read(pretrained_run)
+    assert (run.model_name, run.method) == ("headstart/resnet-mini", "simclr")
+    assert run.image_size == run.config["image_size"] == 32  # the folder's PNGs, resolved once and saved
+    assert run.pretrain_data == run.config["data"] and run.backbone_file.is_file()
+    assert not run.model_file.exists() and run.results()["steps"] == 6
+
+
+def test_run_read__error_names_the_folder(tmp_path):
+    from headstart.run import Run
+
+    with pytest.raises(HeadstartError, match=f"{tmp_path} is not a headstart run folder"):
+        Run.read(tmp_path)
+    (tmp_path / "config.yaml").write_text("seed: 3\n")
+    with pytest.raises(HeadstartError, match="names no model"):
+        Run.read(tmp_path)
+
+
+def test_run_merge_results__keeps_other_keys_and_writes_atomically(tmp_path):
+    from headstart.run import Run
+
+    run = Run(tmp_path)
+    run.write_results({"knn": 0.5, "steps": 6})
+    assert run.merge_results({"knn": 0.6, "linear_probe": 0.7}) == {"knn": 0.6, "steps": 6, "linear_probe": 0.7}
+    assert run.results() == {"knn": 0.6, "steps": 6, "linear_probe": 0.7}
+    assert not list(tmp_path.glob(".*.tmp"))
