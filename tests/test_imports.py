@@ -87,3 +87,8 @@ def test_help__imports_no_torch():
             "print(sorted(m for m in ('torch', 'lightning', 'timm', 'torchvision', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_adapt__knows_no_pretraining_method(edges):
+    """Fine-tuning stands on the training base (`train.module`), not on the pretraining `Method`."""
+    assert {(m, t) for m, ts in edges.items() if ig.package(m) == "adapt" for t in ts if ig.package(t) == "methods"} == set()
