@@ -12,8 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from headstart.data.sources import open_data
+from headstart.eval.features import extract_features
 from headstart.eval.gains import curve_name, describe, format_point
 from headstart.io import write_text
+from headstart.models.factory import load_run_backbone
 from headstart.report import html, plots
 from headstart.run import Run
 
@@ -125,8 +128,8 @@ def _savings_table(savings: list[dict[str, Any]]) -> str:
     rows = [[s["curve"], s["budget"], f"{s['labels']:,}", f"{s['bound']:.1%}",
              f"{'>' if s['relation'] == '>' else ''}{s['scratch_labels']:,}",
              f"{'more than' if s['relation'] == '>' else 'at least'} {s['factor']:.1f}x"] for s in savings]
-    return html.table(["start/strategy", "budget", "labels", "lower 95% bound", "scratch labels to match", "saving"],
-                      rows)
+    return html.paragraph("Labels to match (conservative; see Terms):") + html.table(
+        ["start/strategy", "budget", "labels", "lower 95% bound", "scratch labels to match", "saving"], rows)
 
 
 def _frozen(frozen: dict[str, Any] | None) -> str:
@@ -201,10 +204,6 @@ def _training_curves(cells: list[dict[str, Any]], pretrained: Path, pdir: Path) 
 
 
 def _embedding(spec: str | None, pretrained: Path, pdir: Path) -> str:
-    from headstart.data.sources import open_data
-    from headstart.eval.features import extract_features
-    from headstart.models.factory import load_run_backbone
-
     if spec is None or not Run(pretrained).backbone_file.is_file():
         return ""
     data = open_data(spec)

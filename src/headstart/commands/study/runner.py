@@ -24,8 +24,8 @@ from headstart.commands.study.cells import Cell, plan_cells, run_cell
 from headstart.commands.study.frozen import frozen_knn
 from headstart.config import to_yaml
 from headstart.errors import HeadstartError
-from headstart.eval.gains import curves, one_line, savings
-from headstart.eval.study.config import StudyConfig
+from headstart.eval.gains import format_point, summarize
+from headstart.eval.study.config import StudyConfig, test_spec
 from headstart.report.study import write_report
 from headstart.run import Run, open_run
 
@@ -46,20 +46,16 @@ def run(cfg: StudyConfig) -> StudyResult:
         pretrained = pretrain_stage(cfg, rundir)
         cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, [cfg.seed + i for i in range(cfg.seeds)])
         records = run_cells(cfg, rundir, cells, pretrained)
-        all_curves = curves(records)
-        rows = savings(all_curves)
-        answer = one_line(rows)
+        summary = summarize(records)   # answer, curves, paired gains, choice on validation, savings
         _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
         frozen = frozen_knn(cfg, pretrained, rundir.path / "frozen_knn.json")
-        results = {"answer": answer, "curves": all_curves, "savings": rows, "cells": records,
-                   "frozen_knn": frozen, "pretrain_run": str(pretrained),
+        results = {**summary, "cells": records, "frozen_knn": frozen, "pretrain_run": str(pretrained),
                    "seconds": round(time.perf_counter() - start, 1)}
-        if cfg.baseline_weights:
-            results["savings_baseline"] = savings(all_curves, start="baseline")
         rundir.write_results(results)
-        write_report(rundir.path, cfg, results, pretrained)
-        print_summary(answer, all_curves, frozen, rundir.path)
-        return StudyResult(rundir.path, answer, all_curves, time.perf_counter() - start)
+        write_report(out=rundir.path, results=results, pretrained=pretrained, test_data=test_spec(cfg),
+                     title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}")
+        print_summary(summary["answer"], summary["curves"], frozen, rundir.path)
+        return StudyResult(rundir.path, summary["answer"], summary["curves"], time.perf_counter() - start)
     finally:
         rundir.release()
 
@@ -128,7 +124,7 @@ def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], froz
         table.add_column(f"{budget}\n({labels:,} labels)", justify="right")
     for name, pts in all_curves.items():
         by = {p["budget"]: p for p in pts}
-        table.add_row(name, *[f"{by[b]['mean']:.1%} ± {by[b]['ci']:.1%}" if b in by else "" for b, _ in budgets])
+        table.add_row(name, *[format_point(by[b]) if b in by else "" for b, _ in budgets])
     console = Console()
     console.print(table)
     if frozen:
