@@ -1,0 +1,174 @@
+"""`headstart explore`: a run's embeddings of `--data` as a map in the browser, served locally.
+
+    headstart explore --run runs/fm --data ./images [--labels labels.csv] [--predictions runs/ft]
+    headstart explore --run runs/fm --data ./images --static explorer.html
+
+Everything slow is made once and cached in the run folder, under `explore/<data>/`:
+embeddings.npy + index.csv (the format of `headstart embed`), the 2-D map, the thumbnail
+sheets and a fine-tuned run's class probabilities. `--data` may also be the output folder of
+`headstart embed`: its rows are used as they are (an index with a `text` column is a text run).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import threading
+import warnings
+import webbrowser
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from headstart.adapt.head import load_classifier
+from headstart.adapt.infer import predict_probs
+from headstart.commands.select import embed
+from headstart.config import api_function
+from headstart.curate.base import normalize
+from headstart.curate.explore.config import LOCALHOST, ExploreConfig
+from headstart.curate.explore.page import write_static
+from headstart.curate.explore.points import Explorer, build_explorer
+from headstart.curate.explore.projection import project
+from headstart.curate.explore.thumbs import image_png, make_sprites
+from headstart.data.imageset import ImageSet
+from headstart.data.sources import open_data
+from headstart.errors import HeadstartError
+from headstart.export.embeddings import write_embeddings
+from headstart.io import atomic_write
+from headstart.run import Run
+
+
+class ExposedWarning(UserWarning):
+    """The page is served on an address other machines can reach."""
+
+
+def run(cfg: ExploreConfig) -> Path | None:
+    """Build the explorer; write `--static` (returns its path) or serve until Ctrl-C (None)."""
+    explorer = explorer_for(cfg)
+    if cfg.static is not None:
+        return write_static(explorer, cfg.static)
+    try:
+        from headstart.curate.explore.server import serve
+    except ModuleNotFoundError as err:
+        raise HeadstartError(f"headstart explore serves the page with starlette and uvicorn ({err.name} is missing)",
+                             fix="pip install 'headstart[explore]', or write one file with --static") from None
+    if cfg.host != LOCALHOST:
+        warnings.warn(f"serving on {cfg.host}: anyone who can reach this machine can browse {cfg.data}",
+                      ExposedWarning, stacklevel=2)
+    url = f"http://{'localhost' if cfg.host in (LOCALHOST, '0.0.0.0') else cfg.host}:{cfg.port}/"
+    print(f"headstart explore: {len(explorer)} points at {url} (Ctrl-C to stop)", flush=True)
+    if cfg.browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    serve(explorer, host=cfg.host, port=cfg.port)
+    return None
+
+
+def explorer_for(cfg: ExploreConfig) -> Explorer:
+    """The `Explorer` of `cfg`, from the caches in the run folder where they are fresh."""
+    folder = Run.read(cfg.run)
+    given = Path(cfg.data)
+    if (given / "embeddings.npy").is_file() and (given / "index.csv").is_file():
+        return _from_embed_folder(cfg, given)
+    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
+    key = hashlib.sha1("\n".join(data.paths).encode()).hexdigest()[:12]
+    cache = folder.path / "explore" / f"{_slug(cfg.data)}-{key}"
+    emb = cached_embeddings(folder, data, cache, cfg)
+    probs, classes = cached_probs(cfg, data, cache) if cfg.predictions else (None, None)
+    explorer = build_explorer(embeddings=emb, names=list(data.paths), labels=_labels(cfg, data), probs=probs,
+                              classes=classes, clusters=cfg.clusters, projection=cfg.projection,
+                              xy=cached_map(emb, cache, cfg.projection))
+    explorer.sprites = make_sprites(data, cache / "thumbs", key=key)
+    explorer.image = lambda i: image_png(data, i)
+    return explorer
+
+
+def cached_embeddings(folder: Run, data: ImageSet, cache: Path, cfg: ExploreConfig) -> torch.Tensor:
+    """`(N, D)` embeddings of `data`: `headstart embed`'s files in `cache`, made when missing or stale."""
+    npy, index = cache / "embeddings.npy", cache / "index.csv"
+    weights = folder.backbone_file if folder.backbone_file.is_file() else folder.model_file
+    fresh = npy.is_file() and index.is_file() and (not weights.is_file() or npy.stat().st_mtime >= weights.stat().st_mtime)
+    if fresh and _index_paths(index) == list(data.paths):
+        return torch.from_numpy(np.load(npy))
+    feats = embed(folder, data, cfg.batch_size, cfg.progress)
+    write_embeddings(feats.numpy(), data, cache)
+    return feats
+
+
+def cached_map(emb: torch.Tensor, cache: Path, projection: str) -> np.ndarray:
+    path = cache / f"map-{projection}.npy"
+    if path.is_file() and path.stat().st_mtime >= (cache / "embeddings.npy").stat().st_mtime:
+        xy = np.load(path)
+        if xy.shape == (len(emb), 2):
+            return xy
+    xy = project(normalize(emb), projection)
+    atomic_write(path, lambda f: np.save(f, xy))
+    return xy
+
+
+def cached_probs(cfg: ExploreConfig, data: ImageSet, cache: Path) -> tuple[torch.Tensor, list[str]]:
+    """A fine-tuned run's `(N, K)` class probabilities on `data`, cached next to the embeddings."""
+    ft = Run.read(cfg.predictions)
+    model, size = load_classifier(ft)
+    tag = hashlib.sha1(str(ft.path.resolve()).encode()).hexdigest()[:12]
+    path = cache / f"probs-{tag}.npy"
+    if path.is_file() and path.stat().st_mtime >= ft.model_file.stat().st_mtime:
+        probs = torch.from_numpy(np.load(path))
+        if len(probs) == len(data):
+            return probs, list(model.classes)
+    probs = predict_probs(model, data, image_size=size, batch_size=cfg.batch_size, progress=cfg.progress)
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: np.save(f, probs.numpy()))
+    return probs, list(model.classes)
+
+
+def _labels(cfg: ExploreConfig, data: ImageSet) -> list[str]:
+    """A label per row: from `--labels` (path,label) where given, else the data's own."""
+    own = [data.classes[y] if y >= 0 and data.classes else "" for y in data.labels.tolist()]
+    if cfg.labels is None:
+        return own
+    table = _read_csv(cfg.labels, ("path", "label"))
+    by_path = {r["path"]: r["label"] for r in table}
+    by_resolved = {str(Path(p).resolve()): lab for p, lab in by_path.items() if "#" not in p}
+    found = [by_path.get(p, by_resolved.get(str(Path(p).resolve()) if "#" not in p else p, "")) for p in data.paths]
+    if not any(found):
+        raise HeadstartError(f"no path of {cfg.labels} names an image of {cfg.data}",
+                             fix="write the paths as `headstart embed` lists them in index.csv")
+    return found
+
+
+def _from_embed_folder(cfg: ExploreConfig, folder: Path) -> Explorer:
+    """Rows of a `headstart embed` output folder: texts (a `text` column) shown as they are."""
+    rows = _read_csv(folder / "index.csv", ("row",))
+    if not rows or "text" not in rows[0]:
+        raise HeadstartError(f"{folder} holds image embeddings; explore needs the images for thumbnails",
+                             fix="pass the images as --data (explore embeds and caches them itself)")
+    emb = torch.from_numpy(np.load(folder / "embeddings.npy"))
+    return build_explorer(embeddings=emb, names=[r.get("path") or f"row {r['row']}" for r in rows],
+                          labels=[r.get("label", "") for r in rows], texts=[r["text"] for r in rows],
+                          clusters=cfg.clusters, projection=cfg.projection)
+
+
+def _read_csv(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
+    if not Path(path).is_file():
+        raise HeadstartError(f"{path} does not exist", fix="pass a CSV file")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise HeadstartError(f"{path} has no {', '.join(missing)} column", fix=f"columns: {', '.join(needed)}")
+        return list(reader)
+
+
+def _index_paths(index: Path) -> list[str]:
+    return [r["path"] for r in _read_csv(index, ("path",))]
+
+
+def _slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec.rstrip("/")).name or spec)[:40] or "data"
+
+
+explore = api_function(ExploreConfig, run, "explore",
+                       "Explore a run's embeddings in the browser (map, neighbours, duplicates, selection); "
+                       "with static, write one self-contained HTML file and return its path.")
