@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from headstart.config import Config
+from headstart.data.idx import FILES
+from headstart.data.specs import split_folder
 from headstart.models.family import ModelName
 from headstart.run import RunOptions
 
@@ -38,10 +40,18 @@ class StudyConfig(RunOptions):
 
 
 def test_spec(cfg: StudyConfig) -> str | None:
-    """The labeled test set: --test, else the named set's test split (fashion-mnist -> fashion-mnist:test)."""
+    """The labeled test set: --test, else the labeled pool's own test split, by the rule fine-tuning
+    follows: a named set's (fashion-mnist -> fashion-mnist:test), an IDX folder's t10k files, a
+    train/ + test/ folder's test/; None when the pool has no separate test split."""
     if cfg.test:
         return cfg.test
-    return f"{cfg.data}:test" if ":" not in cfg.data and not Path(cfg.data).exists() else None
+    source = cfg.labeled or cfg.data
+    path = Path(source)
+    if not path.exists():
+        return f"{source}:test" if ":" not in source else None
+    if path.is_dir() and ((path / FILES["test"][0]).is_file() or split_folder(path, "test") != path):
+        return f"{source}:test"
+    return None
 
 
 class DemoConfig(Config):
