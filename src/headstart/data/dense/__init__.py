@@ -1,0 +1,1 @@
+"""Detection and segmentation data: YOLO, COCO JSON and mask folders -> `DenseSet`."""
