@@ -65,7 +65,7 @@ def test_self_train__unlabeled_data_from_another_folder(tmp_path, ft_root):
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"self_train": 1, "resume": True}, "--resume cannot continue a --self-train run"),
-    ({"unlabeled_data": "somewhere"}, "--unlabeled-data is read by self-training only"),
+    ({"unlabeled_data": "somewhere"}, "--unlabeled-data is read by --self-train and --semi only"),
 ])
 def test_self_train__conflicting_options_are_refused(tmp_path, ft_root, options, message):
     with pytest.raises(HeadstartError, match=message):

@@ -57,21 +57,18 @@ class FinetuneModule(TrainingModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         images, labels = batch  # uint8 (B, C, H, W), (B,)
-        logits = self(self.make_views(images)[0])  # (B, K)
-        loss = F.cross_entropy(
-            logits, labels, weight=self.class_weights, label_smoothing=self.cfg.label_smoothing
-        )
+        loss = self.labeled_loss(self(self.make_views(images)[0]), labels)
         if not torch.isfinite(loss):
             return self.nonfinite(loss)
-        b = images.shape[0]
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=b)
-        self.log(
-            "train/acc",
-            (logits.argmax(1) == labels).float().mean(),
-            on_step=False,
-            on_epoch=True,
-            batch_size=b,
-        )
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=images.shape[0])
+        return loss
+
+    def labeled_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of `(B, K)` logits on the labels (class weights, label smoothing); logs train/acc."""
+        loss = F.cross_entropy(logits, labels, weight=self.class_weights,
+                               label_smoothing=self.cfg.label_smoothing)
+        acc = (logits.argmax(1) == labels).float().mean()
+        self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

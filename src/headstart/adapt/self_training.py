@@ -34,8 +34,12 @@ def check_options(cfg: FinetuneConfig) -> None:
     if cfg.self_train and cfg.resume:
         raise HeadstartError("--resume cannot continue a --self-train run: its rounds share one checkpoint",
                              fix="run it again without --resume")
-    if cfg.unlabeled_data and not cfg.self_train:
-        raise HeadstartError("--unlabeled-data is read by self-training only", fix="add --self-train 1")
+    if cfg.unlabeled_data and not cfg.self_train and cfg.semi == "none":
+        raise HeadstartError("--unlabeled-data is read by --self-train and --semi only",
+                             fix="add --semi fixmatch (or --self-train 1)")
+    if cfg.self_train and cfg.semi != "none":
+        raise HeadstartError("--semi and --self-train both learn from the unlabeled images; pick one",
+                             fix="drop --self-train (or --semi)")
 
 
 def pseudo_labeled(model: Classifier, pool: ImageSet, *, per_class: int, image_size: int,

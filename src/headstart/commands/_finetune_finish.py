@@ -49,6 +49,7 @@ def finish(
     *,
     seconds: float,
     self_training: list[dict] | None = None,
+    semi: dict | None = None,
 ) -> FinetuneResult:
     t0 = time.perf_counter()
     model = model.cpu().to(memory_format=torch.contiguous_format)
@@ -70,6 +71,8 @@ def finish(
     }
     if self_training:
         results["self_training"] = self_training
+    if semi:
+        results["semi"] = semi
     if getattr(strategy, "probe_accuracy", None) is not None:
         results["probe_val_accuracy"] = strategy.probe_accuracy
     if getattr(strategy, "norm_statistics", None) is not None:  # lp-ft: "start" or "adapted" (AdaBN)

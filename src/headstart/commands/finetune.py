@@ -19,6 +19,7 @@ from headstart.adapt.head import Classifier
 from headstart.adapt.infer import default_device
 from headstart.adapt.module import FinetuneModule, FinetuneSettings
 from headstart.adapt.self_training import check_options, self_train
+from headstart.adapt.semi.module import SemiFinetuneModule, build_semi_module, semi_record
 from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy
 from headstart.commands._finetune_finish import FinetuneResult, finish
@@ -30,6 +31,7 @@ from headstart.run import Run, open_run
 from headstart.train.callbacks import Throughput
 from headstart.train.config import TrainerOptions
 from headstart.train.distributed import is_rank_zero, world_size
+from headstart.train.loader import ResumableLoader
 from headstart.train.memory_format import channels_last as lay_out
 from headstart.train.module import Plan
 from headstart.train.trainer import build_trainer, checkpoint_step, resolve_workers
@@ -61,8 +63,9 @@ def run(cfg: FinetuneConfig) -> FinetuneResult:
                 fit(cfg, build_module(cfg, model, strategy, grown), grown, rundir)
 
             rounds = self_train(cfg, model, data, train_round)
+        semi = semi_record(cfg, module) if isinstance(module, SemiFinetuneModule) else None
         return finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start,
-                      self_training=rounds)
+                      self_training=rounds, semi=semi)
     finally:
         rundir.release()
 
@@ -118,6 +121,8 @@ def build_module(
         layer_decay=cfg.layer_decay,
     )
     weights = class_weights(data) if cfg.balance == "loss" else None
+    if cfg.semi != "none":
+        return build_semi_module(cfg, model, strategy, settings, plan, data, class_weights=weights)
     return FinetuneModule(model, strategy, settings, plan, class_weights=weights)
 
 
@@ -135,23 +140,16 @@ def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
         "pin_memory": torch.cuda.is_available(),
         "persistent_workers": workers > 0,
     }
-    g = torch.Generator().manual_seed(cfg.seed)
-    sampler = None
     if cfg.balance == "sampler":  # each class drawn equally often, with replacement
         counts = torch.bincount(torch.from_numpy(data.train.labels))
         weights = (1.0 / counts.float())[torch.from_numpy(data.train.labels)]
-        sampler = torch.utils.data.WeightedRandomSampler(
-            weights, len(data.train), replacement=True, generator=g
-        )
-    train = torch.utils.data.DataLoader(
-        data.train,
-        batch_size=batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        drop_last=True,
-        generator=g if sampler is None else None,
-        **common,
-    )
+        g = torch.Generator().manual_seed(cfg.seed)
+        sampler = torch.utils.data.WeightedRandomSampler(weights, len(data.train), replacement=True,
+                                                         generator=g)
+        train = torch.utils.data.DataLoader(data.train, batch_size=batch_size, sampler=sampler,
+                                            drop_last=True, **common)
+    else:  # an order per (seed, epoch), resumable mid-epoch: a resumed run sees the batches it would have
+        train = ResumableLoader(data.train, batch_size=batch_size, seed=cfg.seed, **common)
     val = torch.utils.data.DataLoader(data.val, batch_size=max(batch_size, 256), shuffle=False, **common)
     return train, val
 
@@ -171,6 +169,7 @@ def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir
         callbacks=callbacks,
         precision=str(cfg.precision),
         resume_step=checkpoint_step(ckpt),
+        use_distributed_sampler=not isinstance(train, ResumableLoader),  # it shards itself over ranks
     )
     trainer.fit(module, train, val, ckpt_path=ckpt)
 
