@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -17,8 +19,10 @@ def everything():
     return {split: open_fortunes("fortunes", split=split) for split in ("train", "test")}
 
 
-def squash(text: str) -> str:
-    return " ".join(text.split())
+def words(text: str) -> str:
+    """A text's words without its `-- Author` line: what the splits and de-duplication compare."""
+    body = [line for line in text.lower().split("\n") if not line.lstrip().startswith("--")]
+    return " ".join(re.findall(r"\w+", "\n".join(body))) or " ".join(text.split())  # ASCII art: as it is
 
 
 def test_fortunes__all_languages_unlabeled_and_large(everything):
@@ -26,23 +30,25 @@ def test_fortunes__all_languages_unlabeled_and_large(everything):
     assert len(train) > 70_000 and len(test) > 17_000
     assert not train.has_labels and train.classes == [] and (train.labels == -1).all()
     assert 0.19 < len(test) / (len(train) + len(test)) < 0.21  # the hash split's 20%
-    assert len({squash(t) for t in train.texts}) == len(train)  # de-duplicated
+    assert len({words(t) for t in train.texts}) == len(train)  # de-duplicated
 
 
-def test_fortunes__no_test_text_in_any_train_split(everything, topic_test, lang_test):
-    train = {squash(t) for t in everything["train"].texts}
-    assert not train & {squash(t) for t in everything["test"].texts}
-    assert not train & {squash(t) for t in topic_test.texts}
-    assert not train & {squash(t) for t in lang_test.texts}
-    assert all(is_test(t) for t in topic_test.texts[:500]) and not any(is_test(t) for t in list(train)[:500])
+def test_fortunes__no_test_text_in_any_train_split_even_with_another_credit(everything, topic_test,
+                                                                            lang_test):
+    train = {words(t) for t in everything["train"].texts}
+    assert not train & {words(t) for t in everything["test"].texts}
+    assert not train & {words(t) for t in topic_test.texts}
+    assert not train & {words(t) for t in lang_test.texts}
+    assert all(is_test(t) for t in topic_test.texts[:500])
+    assert not any(is_test(t) for t in everything["train"].texts[:500])
 
 
 def test_fortunes_topic__twelve_topics_with_enough_texts_per_split(topic_train, topic_test):
     assert topic_train.classes == topic_test.classes == sorted(TOPICS) and len(TOPICS) == 12
     train_counts = np.bincount(topic_train.labels, minlength=12)
     test_counts = np.bincount(topic_test.labels, minlength=12)
-    assert len(topic_train) > 3500 and len(topic_test) > 900
-    assert train_counts.min() >= 55 and test_counts.min() >= 15  # medicine is the smallest topic
+    assert len(topic_train) > 3700 and len(topic_test) > 850
+    assert train_counts.min() >= 55 and test_counts.min() >= 10  # medicine is the smallest topic
     assert topic_train.origins[0].startswith("/usr/share/games/fortunes/art:")
     medicine = topic_train.classes.index("medicine")
     assert all("/medicine:" in topic_train.origins[i] for i in np.flatnonzero(topic_train.labels == medicine))

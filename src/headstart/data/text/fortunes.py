@@ -10,16 +10,18 @@ sub-folders. Index files (`.dat`), `.u8` and other symlinks (the top-level Itali
 - `fortunes-topic`: the entries of `TOPICS` (English files), the file as the class;
 - `fortunes-lang`: every entry, its language as the class.
 
-Identical entries (after collapsing white space) are kept once; an entry found under two
-classes is dropped from that task. The split is a hash of the entry's text, the same for
-all three sets, so no text of any `:test` split is in any `:train` split: pretraining on
-`fortunes:train` never sees a `fortunes-topic:test` text.
+Identical entries (the same words, whatever the case, punctuation, white space and `-- Author`
+line) are kept once; an entry found under two classes is dropped from that task. The split is
+a hash of those words, the same for all three sets, so no text of any `:test` split is in any
+`:train` split, not even with another credit: pretraining on `fortunes:train` never sees a
+`fortunes-topic:test` text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +43,7 @@ TOPICS = ("art", "computers", "drugs", "education", "food", "law", "love", "medi
 NAMED_TEXT = ("fortunes", "fortunes-topic", "fortunes-lang")
 TEST_PER_MILLE = 200  # 20% of the distinct texts are the test split
 _SKIP = (".dat", ".u8")
+_NON_WORD = re.compile(r"\W+")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def open_fortunes(name: str, *, split: str, root: str | os.PathLike = FORTUNES_R
 
 
 def is_test(text: str) -> bool:
-    """Whether a text is in the test split: a stable hash of its white-space-collapsed form."""
+    """Whether a text is in the test split: a stable hash of its words (see `_key`)."""
     digest = hashlib.blake2b(_key(text).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little") % 1000 < TEST_PER_MILLE
 
@@ -95,7 +98,11 @@ def _topic(group: tuple[Entry, ...]) -> set[str]:
 
 
 def _key(text: str) -> str:
-    return " ".join(text.split())
+    """What makes two entries the same text: their words, lower-cased, without attribution lines
+    (`-- Author`) and punctuation, so a quote filed twice with another credit is one text; an
+    entry without words (ASCII art) is compared as it is, white space collapsed."""
+    body = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("--"))
+    return _NON_WORD.sub(" ", body.lower()).strip() or " ".join(text.split())
 
 
 @lru_cache(maxsize=4)
