@@ -188,7 +188,8 @@ def _training_curves(cells: list[dict[str, Any]], pretrained: Path, pdir: Path) 
     keys = [k for k in ("train/loss_step", "monitor/knn") if k in pre]
     if keys:
         out += html.figure(plots.learning_curves({"pretraining": pre}, keys, "Pretraining", pdir / "pretraining.png"),
-                           "Pretraining: self-supervised loss per step, and the online monitor's kNN accuracy.")
+                           "Pretraining: self-supervised loss per step" + (", and the online monitor's kNN accuracy."
+                                                                             if "monitor/knn" in keys else "."))
     largest: dict[str, dict] = {}
     for c in cells:
         name = curve_name(c)
