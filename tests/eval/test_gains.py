@@ -150,3 +150,18 @@ def test_answer__warns_when_scratch_gets_worse_with_more_labels():
 def test_answer__no_pairs_no_answer():
     scratch_only = [r for r in study_records() if r["start"] == "scratch"]
     assert answer_line(curves(scratch_only), paired_gains(scratch_only), None).startswith("no answer")
+
+
+def test_paired_gains__semi_supervised_cells_pair_with_scratch_under_the_same_recipe():
+    # fixmatch adds 4.0 / 4.2 / 3.8 points to scratch and 1.2 / 0.8 / 1.1 to pretrained full, at 600 labels
+    base = [r for r in study_records() if r["budget"] == "1%" and r["strategy"] == "full"]
+    adds = {"scratch": [0.040, 0.042, 0.038], "pretrained": [0.012, 0.008, 0.011]}
+    semi = [r | {"semi": "fixmatch", "accuracy": r["accuracy"] + adds[r["start"]][r["seed"]]} for r in base]
+    gains = paired_gains(base + semi)
+    pool = _row(gains, "scratch/full+fixmatch", "1%")              # what the unlabeled pool adds
+    assert pool["baseline"] == "scratch/full" and pool["gain"] == pytest.approx(0.040)
+    pre = _row(gains, "pretrained/full+fixmatch", "1%")             # what pretraining adds under fixmatch
+    assert pre["baseline"] == "scratch/full+fixmatch" and pre["gain"] == pytest.approx(0.001 / 3)   # d: .2 -.3 .2
+    assert describe(pool).startswith("at 600 labels, scratch + full + fixmatch beats scratch by +4.0 points")
+    assert describe(pre).startswith("no significant difference at 600 labels between pretraining + full + "
+                                    "fixmatch and scratch + fixmatch")

@@ -34,9 +34,10 @@ def curve_name(record: dict[str, Any]) -> str:
 
 
 def baseline_of(curve: str) -> str:
-    """The from-scratch curve under the same recipe: full fine-tuning, the same semi-supervision."""
+    """What `curve` is measured against: from scratch under the same recipe (full fine-tuning, the
+    same semi-supervision); for from scratch + semi, plain from scratch (what the unlabeled pool adds)."""
     semi = curve.partition("+")[2]
-    return BASELINE + (f"+{semi}" if semi else "")
+    return BASELINE + (f"+{semi}" if semi and not curve.startswith("scratch/") else "")
 
 
 def curves(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -67,7 +68,7 @@ def paired_gains(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     cell = {(curve_name(r), r["budget"], r["seed"]): r for r in records}
     rows = []
-    for curve, budget in sorted({(c, b) for c, b, _ in cell if not c.startswith("scratch/")}):
+    for curve, budget in sorted({(c, b) for c, b, _ in cell if c != BASELINE}):
         base = baseline_of(curve)
         seeds = sorted(s for c, b, s in cell if (c, b) == (curve, budget) and (base, budget, s) in cell)
         if not seeds:
@@ -129,8 +130,8 @@ def choose(gains: list[dict[str, Any]], *, start: str = "pretrained", budget: st
            ) -> dict[str, Any] | None:
     """The gains row the answer highlights, chosen on VALIDATION accuracy only.
 
-    Per budget the strategy with the largest paired validation gain over scratch (the same as the
-    best validation accuracy, since the scratch arm is shared); then `budget` if given, else the
+    Per budget the strategy with the largest paired validation gain over its from-scratch curve
+    (without semi-supervision all share one scratch arm: the best validation accuracy); then `budget` if given, else the
     budget where that validation gain is surest: the highest lower 95% bound (the mean with one
     seed), so a small budget's few validation images do not win by noise. None when a candidate row
     lacks validation accuracy: then nothing is picked.
