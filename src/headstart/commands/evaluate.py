@@ -16,8 +16,10 @@ import torch
 
 from headstart.adapt.config import EvaluateConfig
 from headstart.adapt.data import open_labeled, open_test
+from headstart.adapt.dense_model import run_task
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands.dense_eval import evaluate_dense
 from headstart.config import api_function
 from headstart.data.imageset import ImageSet
 from headstart.data.subsets import label_subset, split_train_val
@@ -32,7 +34,9 @@ from headstart.run import Run
 
 def run(cfg: EvaluateConfig) -> dict:
     folder = Run(cfg.run)
-    if folder.model_file.is_file():
+    if run_task(folder) != "classify":
+        results = evaluate_dense(cfg, folder)
+    elif folder.model_file.is_file():
         results = evaluate_classifier(cfg, folder)
     elif folder.backbone_file.is_file():
         results = evaluate_backbone(cfg, folder)

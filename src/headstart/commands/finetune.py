@@ -22,6 +22,7 @@ from headstart.adapt.self_training import check_options, self_train
 from headstart.adapt.semi.module import SemiFinetuneModule, build_semi_module, semi_record
 from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy
+from headstart.commands import finetune_dense
 from headstart.commands._finetune_finish import FinetuneResult, finish
 from headstart.commands._finetune_resolve import Init, resolve, resolve_init
 from headstart.config import api_function, to_yaml
@@ -39,7 +40,9 @@ from headstart.train.trainer import build_trainer, checkpoint_step, resolve_work
 __all__ = ["FinetuneResult", "finetune", "run"]
 
 
-def run(cfg: FinetuneConfig) -> FinetuneResult:
+def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult:
+    if cfg.task != "classify":
+        return finetune_dense.run(cfg)
     start = time.perf_counter()
     check_options(cfg)
     init = resolve_init(cfg)

@@ -13,8 +13,10 @@ from pathlib import Path
 import torch
 
 from headstart.adapt.config import PredictConfig
+from headstart.adapt.dense_model import run_task
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands.dense_eval import predict_files
 from headstart.config import api_function
 from headstart.data.sources import open_data
 from headstart.io import write_text
@@ -22,6 +24,8 @@ from headstart.run import Run
 
 
 def run(cfg: PredictConfig) -> Path:
+    if run_task(Run(cfg.run)) != "classify":
+        return predict_files(cfg)
     model, size = load_classifier(Run(cfg.run))
     data = open_data(
         cfg.data,
