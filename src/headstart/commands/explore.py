@@ -11,7 +11,6 @@ sheets and a fine-tuned run's class probabilities. `--data` may also be the outp
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import threading
@@ -24,6 +23,7 @@ import torch
 
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands._path_table import columns_by_path, read_csv
 from headstart.commands.select import embed
 from headstart.config import api_function
 from headstart.curate.base import normalize
@@ -125,22 +125,17 @@ def cached_probs(cfg: ExploreConfig, data: ImageSet, cache: Path) -> tuple[torch
 
 def _labels(cfg: ExploreConfig, data: ImageSet) -> list[str]:
     """A label per row: from `--labels` (path,label) where given, else the data's own."""
-    own = [data.classes[y] if y >= 0 and data.classes else "" for y in data.labels.tolist()]
     if cfg.labels is None:
-        return own
-    table = _read_csv(cfg.labels, ("path", "label"))
-    by_path = {r["path"]: r["label"] for r in table}
-    by_resolved = {str(Path(p).resolve()): lab for p, lab in by_path.items() if "#" not in p}
-    found = [by_path.get(p, by_resolved.get(str(Path(p).resolve()) if "#" not in p else p, "")) for p in data.paths]
-    if not any(found):
-        raise HeadstartError(f"no path of {cfg.labels} names an image of {cfg.data}",
-                             fix="write the paths as `headstart embed` lists them in index.csv")
-    return found
+        return [data.classes[y] if y >= 0 and data.classes else "" for y in data.labels.tolist()]
+    table = columns_by_path(cfg.labels, list(data.paths))
+    if "label" not in table:
+        raise HeadstartError(f"{cfg.labels} has no label column", fix="columns: path,label")
+    return table["label"]
 
 
 def _from_embed_folder(cfg: ExploreConfig, folder: Path) -> Explorer:
     """Rows of a `headstart embed` output folder: texts (a `text` column) shown as they are."""
-    rows = _read_csv(folder / "index.csv", ("row",))
+    rows = read_csv(folder / "index.csv", ("row",))
     if not rows or "text" not in rows[0]:
         raise HeadstartError(f"{folder} holds image embeddings; explore needs the images for thumbnails",
                              fix="pass the images as --data (explore embeds and caches them itself)")
@@ -150,19 +145,8 @@ def _from_embed_folder(cfg: ExploreConfig, folder: Path) -> Explorer:
                           clusters=cfg.clusters, projection=cfg.projection)
 
 
-def _read_csv(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
-    if not Path(path).is_file():
-        raise HeadstartError(f"{path} does not exist", fix="pass a CSV file")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
-        if missing:
-            raise HeadstartError(f"{path} has no {', '.join(missing)} column", fix=f"columns: {', '.join(needed)}")
-        return list(reader)
-
-
 def _index_paths(index: Path) -> list[str]:
-    return [r["path"] for r in _read_csv(index, ("path",))]
+    return [r["path"] for r in read_csv(index, ("path",))]
 
 
 def _slug(spec: str) -> str:

@@ -91,7 +91,7 @@ class Explorer:
         """The JSON the page draws: coordinates, colour columns, names (common prefix apart)."""
         prefix = os.path.commonprefix(self.names) if len(self.names) > 1 else ""
         return {"n": len(self), "mode": "text" if self.texts is not None else "image",
-                "x": np.round(self.xy[:, 0], DIGITS).tolist(), "y": np.round(self.xy[:, 1], DIGITS).tolist(),
+                "x": _rounded(self.xy[:, 0]), "y": _rounded(self.xy[:, 1]),
                 "columns": self.columns(), "prefix": prefix, "names": [n[len(prefix):] for n in self.names],
                 "texts": self.texts, "sprites": self.sprites.layout() if self.sprites else None,
                 "strategies": [s for s in STRATEGIES.names() if self.probs is not None or not needs_probs(s, {})]}
@@ -152,7 +152,7 @@ class Explorer:
             sim[torch.arange(len(sim)), torch.arange(start, start + len(sim))] = SELF
             top = sim.topk(min(k, len(self)), dim=1)
             ids += top.indices.tolist()
-            dist += np.round(sphere_distance(top.values).numpy(), DIGITS).tolist()
+            dist += _rounded(sphere_distance(top.values).numpy())
         return {"ids": ids, "distances": dist}
 
     def _check_row(self, i: int) -> None:
@@ -167,7 +167,12 @@ def categories(values: list[str]) -> dict:
 
 
 def numbers(values: np.ndarray) -> dict:
-    return {"kind": "number", "values": np.round(np.asarray(values, dtype=np.float64), DIGITS).tolist()}
+    return {"kind": "number", "values": _rounded(values)}
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    """DIGITS decimals, through float64 so JSON holds 0.4242, not float32's 0.42419999837875366."""
+    return np.round(np.asarray(values, dtype=np.float64), DIGITS).tolist()
 
 
 def _natural(s: str) -> tuple:
