@@ -22,7 +22,7 @@ split by whole text (951 test texts, 13 of them a differently credited twin of a
 gave 25.4 +- 3.0 | 42.7 +- 1.1 | 58.5 (char_wb) and 19.3 +- 1.3 | 34.9 +- 2.1 | 54.9 (word),
 so a point or three is the draw of the test set. With that split, --c 100 gave 59.5 for all
 (char_wb) and --c 1 50.1; analyzer "char" (across word boundaries) 24.4 | 40.8 | 56.5.
-About 3 minutes for the table.
+About 10 minutes for the table on 2 shared cores ("all" with char n-grams is most of it).
 """
 
 from __future__ import annotations
