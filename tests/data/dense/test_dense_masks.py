@@ -29,7 +29,7 @@ def test_read_masks__missing_mask_is_background_and_unknown_values_ignored(tmp_p
     with pytest.warns(LabelWarning) as caught:
         data = open_dense(str(root), task="segment", size=SIZE)
     messages = " ".join(str(w.message) for w in caught)
-    assert "00002: 4 pixels of unknown class values [40] set to ignore (255)" in messages
+    assert "00002.png: 4 pixels of unknown class values [40] set to ignore (255)" in messages
     assert "00003.png: mask is 10x10, its image 48x48" in messages
     assert len(data) == 31  # the image whose mask does not fit is left out
     assert int(data.masks[1].sum()) == 0

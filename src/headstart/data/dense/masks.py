@@ -54,9 +54,8 @@ def read_masks(root: Path, split: str, *, size: int | None = None, on_bad_image:
     size = size or auto_side(*(image_size(paths[0]) or (640, 640))[::-1])
     kept, pixels, sizes = decode_all(paths, size, probe_channels(paths), on_bad_image)
     named = class_file(root)
-    raw = []
-    for i, hw in zip(kept, sizes, strict=True):
-        raw.append(read_mask(masks_dir / (Path(paths[i]).relative_to(images_dir).with_suffix(".png")), hw))
+    mask_files = [masks_dir / Path(paths[i]).relative_to(images_dir).with_suffix(".png") for i in kept]
+    raw = [read_mask(f, hw) for f, hw in zip(mask_files, sizes, strict=True)]
     keep = [j for j, m in enumerate(raw) if m is not None]
     top = max((int(m[m != IGNORE].max(initial=0)) for m in raw if m is not None), default=0)
     names = named if named is not None else [f"class {v}" for v in range(1, top + 1)]
@@ -65,13 +64,13 @@ def read_masks(root: Path, split: str, *, size: int | None = None, on_bad_image:
         m = raw[j]
         unknown = (m > len(names)) & (m != IGNORE)
         if unknown.any():
-            warn_label(str(masks_dir / Path(paths[kept[j]]).stem), f"{int(unknown.sum())} pixels of unknown class "
+            warn_label(str(mask_files[j]), f"{int(unknown.sum())} pixels of unknown class "
                        f"values {sorted(set(np.unique(m[unknown]).tolist()))[:5]} set to ignore (255)")
             m = np.where(unknown, IGNORE, m).astype(np.uint8)
         maps.append(resize_map(torch.from_numpy(m), size))
-    idx = torch.as_tensor([kept_j for kept_j in keep], dtype=torch.long)
     n = len(keep)
-    return DenseSet([paths[kept[j]] for j in keep], pixels[idx], ["background", *names],
+    return DenseSet([paths[kept[j]] for j in keep], pixels[torch.as_tensor(keep, dtype=torch.long)],
+                    ["background", *names],
                     [torch.zeros(0, 4)] * n, [torch.zeros(0, dtype=torch.long)] * n,
                     [sizes[j] for j in keep],
                     torch.stack(maps) if maps else torch.zeros(0, size, size, dtype=torch.uint8),

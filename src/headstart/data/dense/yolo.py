@@ -64,7 +64,7 @@ def read_yolo(path: Path, split: str, *, size: int | None = None, on_bad_image: 
     size = size or auto_side(*(image_size(paths[0]) or (640, 640))[::-1])
     kept, images, sizes = decode_all(paths, size, probe_channels(paths), on_bad_image)
     boxes, labels = [], []
-    for i, hw in zip(kept, sizes, strict=True):
+    for i in kept:
         b, c = read_labels(label_file(Path(paths[i])), len(classes))
         boxes.append(b * torch.tensor([size, size, size, size], dtype=torch.float32))
         labels.append(c)
