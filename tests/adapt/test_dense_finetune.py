@@ -8,8 +8,10 @@ import pytest
 from safetensors import safe_open
 
 import headstart
+from headstart.adapt.config import FinetuneConfig
+from headstart.commands.finetune_dense import dense_splits
 from headstart.errors import HeadstartError
-from tests.data.dense.scenes_data import SIZE, mask_set, yolo_set
+from tests.data.dense.scenes_data import SIZE, coco_set, mask_set, yolo_set
 
 TINY = {"steps": 2, "batch_size": 4, "image_size": SIZE, "progress": False}
 
@@ -79,3 +81,14 @@ def test_finetune_detect__classification_options_refused(yolo, tmp_path, options
     with pytest.raises(HeadstartError, match=message):
         headstart.finetune(from_="scratch", model="headstart/resnet-mini", data=str(yolo), task="detect",
                            out=tmp_path / "x", **TINY, **options)
+
+
+def test_dense_splits__label_budget_is_a_seeded_prefix_and_coco_holds_out_val(yolo, tmp_path, fmnist_train):
+    cfg = FinetuneConfig(from_="scratch", model="headstart/resnet-mini", data=str(yolo), task="detect", labels="10",
+                         image_size=SIZE, out=tmp_path / "x")
+    s10, s20 = dense_splits(cfg), dense_splits(cfg.model_copy(update={"labels": "20"}))
+    assert len(s10.train) == 10 and len(s20.train) == 20 and len(s10.val) == 8 and s10.test is None
+    assert set(s10.train.paths) < set(s20.train.paths)  # nested budgets
+    path, _ = coco_set(tmp_path, fmnist_train, count=20)
+    coco = dense_splits(cfg.model_copy(update={"data": str(path), "labels": None, "val_fraction": 0.25}))
+    assert len(coco.val) == 5 and len(coco.train) == 15 and not set(coco.val.paths) & set(coco.train.paths)
