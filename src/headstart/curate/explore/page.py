@@ -39,8 +39,10 @@ def _script(text: str) -> str:
 
 
 def served_page() -> str:
-    return TEMPLATE.read_text().replace("<!--PLOTLY-->", '<script src="plotly.min.js"></script>').replace(
-        "<!--DATA-->", "")
+    """The page of the server: the points are requested before plotly is parsed, so both load at once."""
+    return TEMPLATE.read_text().replace(
+        "<!--PLOTLY-->", '<script>window.POINTS = fetch("api/points");</script><script src="plotly.min.js"></script>'
+    ).replace("<!--DATA-->", "")
 
 
 def static_page(explorer: Explorer) -> str:

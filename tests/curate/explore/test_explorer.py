@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,31 +22,7 @@ from headstart.curate.explore.points import build_explorer
 from headstart.curate.explore.projection import pca_2d, project
 from headstart.curate.explore.server import make_app
 from headstart.errors import HeadstartError
-
-PLANTED = 3
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory, pretrained_run, fmnist_folder):
-    """(run copy, data folder, planted (original, copy) path pairs): caches land in the copy."""
-    root = tmp_path_factory.mktemp("explore")
-    run = root / "run"
-    shutil.copytree(pretrained_run, run, ignore=shutil.ignore_patterns("checkpoints", "explore"))
-    data = root / "images"
-    shutil.copytree(fmnist_folder, data)
-    originals = sorted(data.rglob("*.png"))[::97][:PLANTED]
-    pairs = []
-    for p in originals:
-        copy = p.with_name("copy-" + p.name)
-        shutil.copy(p, copy)
-        pairs.append((str(p), str(copy)))
-    return run, data, pairs
-
-
-@pytest.fixture(scope="module")
-def explorer(setup):
-    run, data, _ = setup
-    return explorer_for(ExploreConfig(run=run, data=str(data), clusters=4, progress=False))
+from tests.curate.explore.conftest import PLANTED
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +184,33 @@ def test_projection__umap_without_umap_learn_says_how_to_install(monkeypatch, fm
     monkeypatch.setitem(__import__("sys").modules, "umap", None)
     with pytest.raises(HeadstartError, match="pip install umap-learn"):
         project(torch.nn.functional.normalize(fmnist[0][:50], dim=1), "umap")
+
+
+def chromium(args: list[str], profile: Path) -> str:
+    """Headless Chromium's stdout (the DOM with --dump-dom) for a page."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "install Chromium for this test: apt-get install chromium"
+    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={profile}", "--virtual-time-budget=15000", *args],
+                          capture_output=True, text=True, timeout=180, check=False).stdout
+
+
+def test_static__draws_the_map_and_a_clicked_point_in_headless_chromium(explorer, tmp_path):
+    page = tmp_path / "explorer.html"
+    page.write_text(static_page(explorer))
+    dom = chromium(["--dump-dom", page.as_uri() + "#colour=cluster&point=5"], tmp_path / "profile")
+    assert f"headstart explore: {len(explorer)} points, ready in" in dom
+    assert dom.count('class="nb"') == 9 and "<td>row</td><td>5</td>" in dom  # itself + 8 neighbours, metadata
+    assert "cluster 3 (" in dom  # the legend of the cluster colouring
+    shot = tmp_path / "shot.png"
+    chromium([f"--screenshot={shot}", "--window-size=1200,800", page.as_uri() + "#point=5"], tmp_path / "p2")
+    pixels = np.asarray(Image.open(shot).convert("RGB"))[40:760, 40:800]  # the map area
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # points in several colours, not a blank page
+
+
+def test_served__page_fetches_points_neighbours_and_duplicates_in_headless_chromium(served, explorer, tmp_path):
+    dom = chromium(["--dump-dom", served + "#point=5&duplicates=0.99"], tmp_path / "profile")
+    assert f"headstart explore: {len(explorer)} points, ready in" in dom
+    assert 'src="api/image/5"' in dom and "<td>name</td><td>" + explorer.names[5] in dom
+    assert "groups, " in dom and dom.count('class="group"') >= PLANTED
