@@ -11,7 +11,7 @@ import pytest
 
 from headstart.commands.study.frozen import frozen_knn
 from headstart.data.idx import FILES
-from headstart.eval.study import config as study_config  # its test_spec is no test: no bare import
+from headstart.commands.study.frozen import held_out_spec
 from headstart.eval.study.config import StudyConfig
 
 
@@ -35,17 +35,16 @@ def idx_folder(tmp_path_factory, fmnist_train, fmnist_test) -> Path:
 
 
 def test_test_spec__the_pool_own_test_split(idx_folder, tmp_path, folder_writer, fmnist_train, fmnist_test):
-    test_spec = study_config.test_spec
-    assert test_spec(StudyConfig(data=str(idx_folder))) == f"{idx_folder}:test"        # the t10k files
-    assert test_spec(StudyConfig(data="fashion-mnist")) == "fashion-mnist:test"
-    assert test_spec(StudyConfig(data="fashion-mnist:train")) is None
-    assert test_spec(StudyConfig(data="x", labeled=str(idx_folder))) == f"{idx_folder}:test"
-    assert test_spec(StudyConfig(data=str(idx_folder), test="other")) == "other"
+    assert held_out_spec(StudyConfig(data=str(idx_folder))) == f"{idx_folder}:test"        # the t10k files
+    assert held_out_spec(StudyConfig(data="fashion-mnist")) == "fashion-mnist:test"
+    assert held_out_spec(StudyConfig(data="fashion-mnist:train")) is None
+    assert held_out_spec(StudyConfig(data="x", labeled=str(idx_folder))) == f"{idx_folder}:test"
+    assert held_out_spec(StudyConfig(data=str(idx_folder), test="other")) == "other"
     split = tmp_path / "split"
     folder_writer(split / "train", fmnist_train, 2, [0, 1])
     folder_writer(split / "test", fmnist_test, 2, [0, 1])
-    assert test_spec(StudyConfig(data=str(split))) == f"{split}:test"
-    assert test_spec(StudyConfig(data=str(split / "train"))) is None                   # no test split of its own
+    assert held_out_spec(StudyConfig(data=str(split))) == f"{split}:test"
+    assert held_out_spec(StudyConfig(data=str(split / "train"))) is None                   # no test split of its own
 
 
 def test_frozen_knn__idx_folder_by_path_gives_figures(idx_folder, pretrained_run, tmp_path):

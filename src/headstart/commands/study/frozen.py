@@ -15,10 +15,12 @@ from typing import Any
 
 import torch
 
+from headstart.data.idx import FILES
 from headstart.data.sources import open_data
+from headstart.data.specs import split_folder
 from headstart.eval.features import extract_features
 from headstart.eval.knn import knn_accuracy
-from headstart.eval.study.config import StudyConfig, test_spec
+from headstart.eval.study.config import StudyConfig
 from headstart.io import write_json
 from headstart.models.factory import create_backbone, load_run_backbone
 from headstart.run import Run
@@ -50,8 +52,23 @@ def frozen_knn(cfg: StudyConfig, pretrained: Path, out: Path) -> dict[str, Any] 
     return result
 
 
+def held_out_spec(cfg: StudyConfig) -> str | None:
+    """The labeled test set: --test, else the labeled pool's own test split, by the rule fine-tuning
+    follows: a named set's (fashion-mnist -> fashion-mnist:test), an IDX folder's t10k files, a
+    train/ + test/ folder's test/; None when the pool has no separate test split."""
+    if cfg.test:
+        return cfg.test
+    source = cfg.labeled or cfg.data
+    path = Path(source)
+    if not path.exists():
+        return f"{source}:test" if ":" not in source else None
+    if path.is_dir() and ((path / FILES["test"][0]).is_file() or split_folder(path, "test") != path):
+        return f"{source}:test"
+    return None
+
+
 def _labeled_sets(cfg: StudyConfig):
-    spec = test_spec(cfg)
+    spec = held_out_spec(cfg)
     if spec is None:
         return None, None
     pool, test = open_data(cfg.labeled or cfg.data), open_data(spec)

@@ -21,11 +21,11 @@ from rich.table import Table
 
 from headstart.commands.pretrain import pretrain
 from headstart.commands.study.cells import Cell, plan_cells, run_cell
-from headstart.commands.study.frozen import frozen_knn
+from headstart.commands.study.frozen import frozen_knn, held_out_spec
 from headstart.config import to_yaml
 from headstart.errors import HeadstartError
 from headstart.eval.gains import format_point, summarize
-from headstart.eval.study.config import StudyConfig, test_spec
+from headstart.eval.study.config import StudyConfig
 from headstart.report.study import write_report
 from headstart.run import Run, open_run
 
@@ -52,7 +52,7 @@ def run(cfg: StudyConfig) -> StudyResult:
         results = {**summary, "cells": records, "frozen_knn": frozen, "pretrain_run": str(pretrained),
                    "seconds": round(time.perf_counter() - start, 1)}
         rundir.write_results(results)
-        write_report(out=rundir.path, results=results, pretrained=pretrained, test_data=test_spec(cfg),
+        write_report(out=rundir.path, results=results, pretrained=pretrained, test_data=held_out_spec(cfg),
                      title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}")
         print_summary(summary["answer"], summary["curves"], frozen, rundir.path)
         return StudyResult(rundir.path, summary["answer"], summary["curves"], time.perf_counter() - start)

@@ -8,8 +8,6 @@ from typing import Any
 from pydantic import Field
 
 from headstart.config import Config
-from headstart.data.idx import FILES
-from headstart.data.specs import split_folder
 from headstart.models.family import ModelName
 from headstart.run import RunOptions
 
@@ -37,21 +35,6 @@ class StudyConfig(RunOptions):
     finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
     image_size: int | str = Field("auto", description="input side (auto: the data's)")
     batch_size: int = Field(256, ge=2, description="pretraining batch size")
-
-
-def test_spec(cfg: StudyConfig) -> str | None:
-    """The labeled test set: --test, else the labeled pool's own test split, by the rule fine-tuning
-    follows: a named set's (fashion-mnist -> fashion-mnist:test), an IDX folder's t10k files, a
-    train/ + test/ folder's test/; None when the pool has no separate test split."""
-    if cfg.test:
-        return cfg.test
-    source = cfg.labeled or cfg.data
-    path = Path(source)
-    if not path.exists():
-        return f"{source}:test" if ":" not in source else None
-    if path.is_dir() and ((path / FILES["test"][0]).is_file() or split_folder(path, "test") != path):
-        return f"{source}:test"
-    return None
 
 
 class DemoConfig(Config):
