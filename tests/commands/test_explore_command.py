@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
+import numpy as np
 import pytest
 
 from headstart.cli.main import main
@@ -49,3 +51,44 @@ def test_explore__a_missing_run_is_one_line(fmnist_folder, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "not a headstart run folder" in err[0]
     assert not (tmp_path / "x.html").exists()
     assert command.ExposedWarning.__module__.startswith("headstart.")
+
+
+def test_explore__predictions_and_labels_csv_colour_the_map(run_copy, pretrained_run, tmp_path, fmnist_train,
+                                                            fmnist_test):
+    from starlette.testclient import TestClient
+
+    from headstart.commands.explore import explorer_for
+    from headstart.curate.explore.config import ExploreConfig
+    from headstart.curate.explore.server import make_app
+    from tests.adapt.conftest import finetune_fast, make_ft_root
+
+    data = make_ft_root(tmp_path / "data", fmnist_train, fmnist_test)
+    finetune_fast(tmp_path / "ft", from_=str(pretrained_run), data=str(data), strategy="linear", epochs=2)
+    test = data / "test"
+    files = sorted(test.rglob("*.png"))
+    # a labels CSV with relative paths that relabels one class and says nothing of another
+    labels = tmp_path / "labels.csv"
+    rows = [f"{p.relative_to(tmp_path)},{'shoe' if p.parent.name in ('Sneaker', 'Ankle boot') else p.parent.name}"
+            for p in files if p.parent.name != "Trouser"]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        ex = explorer_for(ExploreConfig(run=run_copy, data=str(test), labels=labels, predictions=tmp_path / "ft",
+                                        clusters=4, progress=False))
+    finally:
+        os.chdir(cwd)
+    d = TestClient(make_app(ex)).get("/api/points").json()
+    assert set(d["columns"]) == {"label", "cluster", "typicality", "prediction", "correct", "uncertainty"}
+    assert d["columns"]["label"]["names"] == ["unknown", "T-shirt-top", "shoe"]
+    assert set(d["columns"]["prediction"]["names"]) <= {"Ankle boot", "Sneaker", "T-shirt-top", "Trouser"}
+    correct = d["columns"]["correct"]
+    counts = dict(zip(correct["names"], np.bincount(correct["codes"]).tolist()))
+    assert counts["unlabeled"] == 40  # the trousers the CSV leaves out
+    truth = [p.parent.name for p in files]
+    hits = sum(a == b for a, b in zip(ex.predictions, truth))
+    assert counts.get("correct", 0) == sum(a == b == "T-shirt-top" for a, b in zip(ex.predictions, truth))
+    assert hits / len(truth) > 0.5  # 4 classes: 0.25 by chance
+    u = np.array(d["columns"]["uncertainty"]["values"])
+    assert ((0 <= u) & (u <= 1)).all() and u.std() > 0
+    assert "uncertain" in d["strategies"]
