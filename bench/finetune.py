@@ -4,6 +4,8 @@
         [--strategies linear full lp-ft lora] [--out bench/out/finetune] [--epochs N]
     python -m bench.finetune --run runs/fm --inits scratch run --self-train 1 --skip-plain \
         --out bench/out/finetune-st          # the same cells with a round of self-training
+    python -m bench.finetune --run runs/fm --inits scratch run --semi fixmatch flexmatch --skip-plain \
+        --out bench/out/finetune-semi        # the same cells with --semi (FixMatch-style) fine-tuning
 
 Fashion-MNIST, `--labels 1%` (600 images, 10% of them held out for validation), the full 10,000
 image test split, mean and 95% interval over seeds. Three starts:
@@ -67,6 +69,7 @@ def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
     saved = out / "results.json"
     if not (saved.is_file() and "accuracy" in json.loads(saved.read_text())):
         extra = {"epochs": args.epochs} if args.epochs else {}
+        extra |= {"steps": args.steps} if args.steps else {}
         t = time.perf_counter()
         headstart.finetune(
             data="fashion-mnist",
@@ -87,6 +90,7 @@ def cell(name: str, options: dict, seed: int, args: argparse.Namespace) -> dict:
         "seconds": r.get("seconds"),
         "forgetting": {k: f[k] for k in ("before", "after", "drop", "blended", "blended_drop") if k in f},
         "self_training": r.get("self_training"),
+        "semi": r.get("semi"),
     }
 
 
@@ -128,6 +132,50 @@ def self_training_table(args: argparse.Namespace) -> dict:
                 "seconds": sum(c["seconds"] or 0 for c in cells) / len(cells),
             }
     return table
+
+
+def semi_table(args: argparse.Namespace) -> dict:
+    """`--semi M ...` cells: the same starts, strategies, label subsets and seeds, plus the unlabeled rest."""
+    table: dict[str, dict[str, dict]] = {}
+    for method in args.semi:
+        options = {"semi": method, "semi_ratio": args.semi_ratio, "semi_align": args.semi_align}
+        for init in args.inits:
+            for strategy in args.semi_strategies:
+                name = f"{init}-{strategy}-{method}{'-align' if args.semi_align else ''}-mu{args.semi_ratio}"
+                cells = [cell(name, start_options(init, args) | {"strategy": strategy} | options, s, args)
+                         for s in args.seeds]
+                semi = [c["semi"] for c in cells]
+                table.setdefault(init, {})[f"{strategy} + {method}"] = summary(cells) | {
+                    "mask_rate": mean_of(semi, "mask_rate"),
+                    "pseudo_label_accuracy": mean_of(semi, "pseudo_label_accuracy"),
+                    "seconds": sum(c["seconds"] or 0 for c in cells) / len(cells),
+                }
+    return table
+
+
+def mean_of(rows: list[dict], key: str) -> float | None:
+    """The mean of `key` where it is known (a pseudo-label accuracy is None when nothing passed the threshold)."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
+def percent(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}"
+
+
+def semi_markdown(table: dict, args: argparse.Namespace) -> str:
+    aligned = ", aligned" if args.semi_align else ""
+    title = (f"With semi-supervised fine-tuning (mu {args.semi_ratio}{aligned}) on the rest of the training "
+             "split (its labels unused)")
+    header = "| start | cell | accuracy % | final mask rate % | kept pseudo-labels right % | s per cell |"
+    lines = ["", title, "", header, "|---|---|---|---|---|---|"]
+    for init, row in table.items():
+        for name, r in row.items():
+            ci = f" ± {100 * r['ci95']:.1f}" if r["ci95"] is not None else ""  # one seed: no interval
+            lines.append(f"| {init} | {name} | {100 * r['mean']:.1f}{ci} | "
+                         f"{percent(r['mask_rate'], 0)} | {percent(r['pseudo_label_accuracy'], 1)} | "
+                         f"{r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
 
 
 def forgetting_table(args: argparse.Namespace) -> dict:
@@ -212,7 +260,13 @@ def main() -> None:
     p.add_argument("--self-train", type=int, default=0, help="also cells with N rounds of self-training")
     p.add_argument("--pseudo-per-class", type=int, default=1000)
     p.add_argument("--self-train-strategies", nargs="+", default=["full"], choices=STRATEGIES)
-    p.add_argument("--skip-plain", action="store_true", help="only the self-training cells")
+    p.add_argument("--skip-plain", action="store_true", help="only the self-training / semi cells")
+    p.add_argument("--semi", nargs="+", default=[], choices=["fixmatch", "flexmatch", "freematch"],
+                   help="also cells with --semi fine-tuning")
+    p.add_argument("--semi-ratio", type=int, default=2)
+    p.add_argument("--semi-align", action="store_true")
+    p.add_argument("--semi-strategies", nargs="+", default=["full"], choices=STRATEGIES)
+    p.add_argument("--steps", type=int, default=None, help="override the auto length (for quick runs)")
     p.add_argument("--out", type=Path, default=Path("bench/out/finetune"))
     args = p.parse_args()
     if "run" in args.inits and args.run is None:
@@ -221,16 +275,20 @@ def main() -> None:
     skip_forgetting = args.run is None or args.no_forgetting or args.skip_plain
     forgetting = {} if skip_forgetting else forgetting_table(args)
     st = self_training_table(args) if args.self_train else {}
+    semi = semi_table(args) if args.semi else {}
     text = (markdown(acc, forgetting, args) if acc else "") + (self_training_markdown(st, args) if st else "")
+    text += semi_markdown(semi, args) if semi else ""
     write_json(
         args.out / "results.json",
         {
             "accuracy": acc,
             "forgetting": forgetting,
             "self_training": st,
+            "semi": semi,
             "seeds": args.seeds,
             "labels": args.labels,
             "epochs": args.epochs,
+            "steps": args.steps,
         },
     )
     write_text(args.out / "table.md", text)
