@@ -68,15 +68,17 @@ def features(data: ImageSet, run: str | None) -> torch.Tensor:
 
 def page_times(browser, url: str) -> tuple[int, int, int, int]:
     """(ready, first paint, script parsed, data in hand) in ms from navigation start, as the page
-    reports them (`performance.now()`; real time: no virtual-time flag)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    reports them (`performance.now()`; real time: no virtual-time flag). A fresh browser context
+    each time: a first visit, nothing cached."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
     try:
         page.goto(url, timeout=300_000)
         page.wait_for_function("document.body.dataset.readyMs !== undefined", timeout=300_000)
         m = READY.search(page.title())
         paint = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1")
     finally:
-        page.close()
+        context.close()
     return int(m[1]), int(paint), int(m[2]), int(m[3])
 
 

@@ -29,8 +29,7 @@ from headstart.config import api_function
 from headstart.curate.base import normalize
 from headstart.curate.explore.config import LOCALHOST, ExploreConfig
 from headstart.curate.explore.page import write_static
-from headstart.curate.explore.points import Explorer, build_explorer
-from headstart.curate.explore.projection import project
+from headstart.curate.explore.points import Explorer, build_explorer, layout
 from headstart.curate.explore.thumbs import image_png, make_sprites
 from headstart.data.imageset import ImageSet
 from headstart.data.sources import open_data
@@ -77,8 +76,7 @@ def explorer_for(cfg: ExploreConfig) -> Explorer:
     emb = cached_embeddings(folder, data, cache, cfg)
     probs, classes = cached_probs(cfg, data, cache) if cfg.predictions else (None, None)
     explorer = build_explorer(embeddings=emb, names=list(data.paths), labels=_labels(cfg, data), probs=probs,
-                              classes=classes, clusters=cfg.clusters, projection=cfg.projection,
-                              xy=cached_map(emb, cache, cfg.projection))
+                              classes=classes, columns=cached_layout(emb, cache, cfg))
     explorer.sprites = make_sprites(data, cache / "thumbs", key=key)
     explorer.image = lambda i: image_png(data, i)
     return explorer
@@ -96,15 +94,17 @@ def cached_embeddings(folder: Run, data: ImageSet, cache: Path, cfg: ExploreConf
     return feats
 
 
-def cached_map(emb: torch.Tensor, cache: Path, projection: str) -> np.ndarray:
-    path = cache / f"map-{projection}.npy"
+def cached_layout(emb: torch.Tensor, cache: Path, cfg: ExploreConfig) -> dict[str, np.ndarray]:
+    """The map, clusters and typicality of `emb`, cached per projection and cluster count."""
+    path = cache / f"layout-{cfg.projection}-k{cfg.clusters}.npz"
     if path.is_file() and path.stat().st_mtime >= (cache / "embeddings.npy").stat().st_mtime:
-        xy = np.load(path)
-        if xy.shape == (len(emb), 2):
-            return xy
-    xy = project(normalize(emb), projection)
-    atomic_write(path, lambda f: np.save(f, xy))
-    return xy
+        with np.load(path) as f:
+            columns = {k: f[k] for k in f.files}
+        if columns.get("xy", np.empty(0)).shape == (len(emb), 2):
+            return columns
+    columns = layout(normalize(emb), clusters=cfg.clusters, projection=cfg.projection)
+    atomic_write(path, lambda f: np.savez(f, **columns))
+    return columns
 
 
 def cached_probs(cfg: ExploreConfig, data: ImageSet, cache: Path) -> tuple[torch.Tensor, list[str]]:

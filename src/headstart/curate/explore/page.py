@@ -39,10 +39,10 @@ def _script(text: str) -> str:
 
 
 def served_page() -> str:
-    """The page of the server: the points are requested before plotly is parsed, so both load at once."""
-    return TEMPLATE.read_text().replace(
-        "<!--PLOTLY-->", '<script>window.POINTS = fetch("api/points");</script><script src="plotly.min.js"></script>'
-    ).replace("<!--DATA-->", "")
+    """The page of the server: the points are requested before plotly is parsed, so both load at once;
+    the scripts come after the controls, so those paint first."""
+    return TEMPLATE.read_text().replace("<!--EARLY-->", '<script>window.POINTS = fetch("api/points");</script>').replace(
+        "<!--PLOTLY-->", '<script src="plotly.min.js"></script>').replace("<!--DATA-->", "")
 
 
 def static_page(explorer: Explorer) -> str:
@@ -55,7 +55,7 @@ def static_page(explorer: Explorer) -> str:
     if len(explorer) <= STATIC_NEIGHBOURS:
         data["neighbors"] = explorer.all_neighbours(k=9)
     blob = json.dumps(data, separators=(",", ":"))
-    return TEMPLATE.read_text().replace(
+    return TEMPLATE.read_text().replace("<!--EARLY-->", "").replace(
         "<!--PLOTLY-->", "<script>" + _script(plotly_js().read_text()) + "</script>").replace(
         "<!--DATA-->", "<script>window.EXPLORE_DATA = " + _script(blob) + ";</script>")
 

@@ -181,17 +181,25 @@ def _natural(s: str) -> tuple:
     return (head, int(tail), "") if tail.isdigit() else (s, -1, s)
 
 
+def layout(x: torch.Tensor, *, clusters: int = 10, projection: str = "pca", seed: int = 0) -> dict[str, np.ndarray]:
+    """The costly columns of unit-norm rows `x (N, D)`, worth caching: the map "xy" `(N, 2)`, the
+    k-means "clusters" `(N,)` and the "typicality" `(N,)` (kNN density against a random sample)."""
+    ref = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:TYPICAL_REFERENCE].sort().values
+    return {"xy": project(x, projection, seed=seed), "clusters": kmeans(x, min(clusters, len(x)), seed=seed).labels.numpy(),
+            "typicality": knn_density(x, torch.arange(len(x)), ref, TYPICAL_K).numpy()}
+
+
 def build_explorer(*, embeddings: torch.Tensor, names: list[str], labels: list[str] | None = None,
                    texts: list[str] | None = None, probs: torch.Tensor | None = None,
                    classes: list[str] | None = None, clusters: int = 10, projection: str = "pca",
-                   xy: np.ndarray | None = None, seed: int = 0) -> Explorer:
-    """An `Explorer` over `(N, D)` embeddings: the map, k-means clusters and typicality computed here.
+                   columns: dict[str, np.ndarray] | None = None, seed: int = 0) -> Explorer:
+    """An `Explorer` over `(N, D)` embeddings.
 
     Args:
         names: a path (or any name) per row; labels: per row, "" where unknown.
         texts: the rows' texts for a text run (no thumbnails).
         probs, classes: a classifier's `(N, K)` probabilities and its class names.
-        xy: a cached `(N, 2)` map; computed by `projection` when None.
+        clusters, projection: what `layout` computes, unless `columns` holds its cached result.
 
     Example:
         >>> ex = build_explorer(embeddings=emb, names=paths, labels=labels)
@@ -200,13 +208,11 @@ def build_explorer(*, embeddings: torch.Tensor, names: list[str], labels: list[s
         raise HeadstartError(f"{len(embeddings)} embeddings but {len(names)} names and "
                              f"{len(labels or names)} labels", fix="re-embed the data (the index is stale)")
     x = normalize(embeddings)
-    g = torch.Generator().manual_seed(seed)
-    ref = torch.randperm(len(x), generator=g)[:TYPICAL_REFERENCE].sort().values
-    fit = kmeans(x, min(clusters, len(x)), seed=seed)
+    columns = columns or layout(x, clusters=clusters, projection=projection, seed=seed)
     predictions = None
     if probs is not None:
         predictions = [classes[c] if classes else str(c) for c in probs.argmax(dim=1).tolist()]
-    return Explorer(x=x, xy=project(x, projection, seed=seed) if xy is None else xy, names=list(names),
+    return Explorer(x=x, xy=columns["xy"], names=list(names),
                     labels=list(labels) if labels is not None else [""] * len(names),
-                    clusters=fit.labels.numpy(), typicality=knn_density(x, torch.arange(len(x)), ref, TYPICAL_K).numpy(),
+                    clusters=columns["clusters"], typicality=columns["typicality"],
                     texts=texts, predictions=predictions, probs=probs)

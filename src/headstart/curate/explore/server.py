@@ -36,7 +36,8 @@ def make_app(explorer: Explorer) -> Starlette:
         return HTMLResponse(served_page())
 
     async def plotly(request: Request) -> FileResponse:
-        return FileResponse(plotly_js(), media_type="text/javascript")
+        # one file per plotly release: a browser may keep it (and its compiled code) for a day
+        return FileResponse(plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     async def all_points(request: Request) -> Response:
         return Response(points, media_type="application/json")
