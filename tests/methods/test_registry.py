@@ -10,9 +10,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from method_helpers import build, fashion_train, fit, fixed_views
+from text_helpers import build_text, data_for
 
 from headstart.export.weights import save_backbone
-from headstart.methods import list_methods
+from headstart.methods import list_methods, method_class
 from headstart.models.factory import create_backbone
 
 BN_STATS = ("running_mean", "running_var", "num_batches_tracked")  # move with every forward, by design
@@ -22,6 +23,8 @@ MOVING = {"byol", "moco", "mocov3", "dino"}  # EMA teachers, queues, centers tha
 
 def setup(name: str, tmp_path) -> tuple[str, dict]:
     """(model, method args) to build `name` with: resnet-mini and defaults unless a row says otherwise."""
+    if method_class(name).modality == "text":  # real fortunes text on the mini transformer of its kind
+        return ("headstart/gpt-mini" if name == "next-token" else "headstart/bert-mini"), {}
     if name == "mae":  # masked patches need a ViT
         return "headstart/vit-tiny", {}
     if name == "distill":  # a frozen teacher from a local weights file
@@ -61,13 +64,15 @@ class Recorder(Callback):
 
 @pytest.mark.parametrize("name", list_methods())
 def test_two_accumulated_steps__state_moves_once_per_optimizer_step(name, tmp_path):
-    data = fashion_train(MICRO * ACCUMULATE * STEPS)
+    text = method_class(name).modality == "text"
+    model, args = setup(name, tmp_path)
+    data = data_for(name, model) if text else fashion_train(MICRO * ACCUMULATE * STEPS)
     # planned for 100 steps without LR warm-up, of which 2 run: the middle of a run (warm-up starts at
     # LR 0, and a momentum schedule's last EMA step has momentum 1)
-    model, args = setup(name, tmp_path)
-    method = build(name, model=model, batch_size=MICRO * ACCUMULATE, warmup_fraction=0.0, **args)
-    reference = build(name, model=model, batch_size=MICRO * ACCUMULATE, warmup_fraction=0.0, **args)
-    probe = data.images[:MICRO]
+    make = build_text if text else build
+    method = make(name, model=model, batch_size=MICRO * ACCUMULATE, warmup_fraction=0.0, **args)
+    reference = make(name, model=model, batch_size=MICRO * ACCUMULATE, warmup_fraction=0.0, **args)
+    probe = data.__getitems__(list(range(MICRO)))[0] if text else data.images[:MICRO]
     with torch.no_grad():
         loss_before = reference.loss(fixed_views(reference, probe))[0].item()
     initial, initial_student = step_state(method), student_state(method)

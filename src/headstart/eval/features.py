@@ -59,7 +59,8 @@ def extract_features(
     feats, labels = [], []
     with _eval_mode(model, device), torch.inference_mode(), _autocast(device, bf16):
         for images, y in _progress(loader, enabled=progress):
-            out = model(images.to(device, non_blocking=True).float().div_(255))  # (B, D)
+            x = images.to(device, non_blocking=True)
+            out = model(x.float().div_(255) if x.dtype == torch.uint8 else x)  # (B, D); token ids go as they are
             if out.ndim != 2:
                 raise HeadstartError(f"the model returned features of shape {tuple(out.shape)}, not (B, D)",
                                      fix="pool token or spatial features into one vector per image")

@@ -19,6 +19,9 @@ METHODS.register("vicreg", "headstart.methods.vicreg:VICReg")
 METHODS.register("barlow", "headstart.methods.barlow:Barlow")
 METHODS.register("mae", "headstart.methods.mae:MAE")
 METHODS.register("distill", "headstart.methods.distill:Distill")
+METHODS.register("mlm", "headstart.methods.mlm:MLM")
+METHODS.register("next-token", "headstart.methods.next_token:NextToken")
+METHODS.register("simcse", "headstart.methods.simcse:SimCSE")
 
 
 def method_class(name: str) -> type:

@@ -28,6 +28,7 @@ class Method(TrainingModule):
 
     config_cls: ClassVar[type[MethodConfig]] = MethodConfig
     default_views: ClassVar[str] = "simclr"
+    modality: ClassVar[str] = "image"  # the models it pretrains: "image" or "text" (methods/text.py)
 
     def loss(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Views (float, on device) -> (loss, extra values to log)."""

@@ -60,7 +60,7 @@ class TrainingModule(L.LightningModule):
         self.backbone = backbone
         self.cfg = cfg
         self.plan = plan
-        self.recipe = recipes.recipe(cfg.views or self.default_views, plan.image_size)
+        self.recipe = self.view_recipe(cfg, plan)
         self._gen: torch.Generator | None = None
         self._skipped = 0
         self._pending_rng: torch.Tensor | None = None
@@ -77,6 +77,11 @@ class TrainingModule(L.LightningModule):
         return [m for name, m in self.named_children() if not name.startswith("teacher")]
 
     # --- views ----------------------------------------------------------------------------
+    def view_recipe(self, cfg: TrainSettings, plan: Plan) -> recipes.ViewRecipe | None:
+        """The augmentation recipe `make_views` applies; a module whose batches are used as they
+        are (text token ids) returns None and overrides `make_views`."""
+        return recipes.recipe(cfg.views or self.default_views, plan.image_size)
+
     def generator(self) -> torch.Generator:
         """Augmentation RNG on the batch's device, seeded per rank; saved in checkpoints."""
         if self._gen is None or self._gen.device != self.device:
