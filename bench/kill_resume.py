@@ -57,7 +57,7 @@ def make_folder(root: Path, per_class: int = 32) -> Path:
 def command(args: argparse.Namespace, out: Path, *extra: str, launcher: Path | None = None) -> list[str]:
     entry = [str(launcher)] if launcher else ["-m", "headstart.cli.main"]
     return [sys.executable, *entry, "pretrain", "--data", str(args.data), "--out", str(out), "--steps",
-            str(args.steps), "--seed", "5", "--checkpoint-every-n-steps", "1", "--batch-size", "16",
+            str(args.steps), "--seed", "5", "--checkpoint-every", "1steps", "--batch-size", "16",
             "--no-progress", "--no-monitor", *extra]
 
 

@@ -107,14 +107,14 @@ def test_resumed__larger_steps_or_epochs_extend():
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"batch_size": 64}, "--resume with --batch-size 64 but the run in runs/a used 32"),
-    ({"steps": 3}, "--resume with --steps 3 but the run in runs/a used 5; it can only be extended: pass --steps above 5"),
-    ({"method_args": {"temperature": 0.5}}, "--method-args temperature=0.5 but the run in runs/a used temperature=0.2"),
-    ({"data": "mnist"}, "--data mnist but the run in runs/a used fashion-mnist"),
+    ({"batch_size": 64}, "--resume with --batch-size 64 but the run used 32"),
+    ({"steps": 3}, "--resume with --steps 3 but the run used 5; it can only be extended: pass --steps above 5"),
+    ({"method_args": {"temperature": 0.5}}, "--method-args temperature=0.5 but the run used temperature=0.2"),
+    ({"data": "mnist"}, "--data mnist but the run used fashion-mnist"),
 ])
 def test_resumed__error_disagreeing_option_named(given, message):
     from headstart.config import resumed
 
     with pytest.raises(HeadstartError) as err:
         resumed(parse(PretrainConfig, {"data": "fashion-mnist", **given}), SAVED, where="runs/a")
-    assert message in str(err.value) and "another --out" in str(err.value)
+    assert message in str(err.value) and "another --out than runs/a" in str(err.value)

@@ -28,8 +28,16 @@ def test_open_run__overwrite_clears(tmp_path):
     assert not (tmp_path / "run.lock").exists()
 
 
-def test_open_run__error_resume_without_checkpoint(tmp_path):
-    with pytest.raises(HeadstartError, match="nothing to resume"):
+def test_open_run__resume_without_checkpoint_opens_empty_or_this_run(tmp_path):
+    open_run(tmp_path / "new", "pretrain", resume=True, overwrite=False).release()  # the command starts the run
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "config.yaml").write_text("steps: 5\n")  # killed before its first checkpoint
+    open_run(tmp_path / "killed", "pretrain", resume=True, overwrite=False).release()
+
+
+def test_open_run__error_resume_into_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "thesis.tex").write_text("years of work")
+    with pytest.raises(HeadstartError, match="nothing to resume .* holds files that are not a run"):
         open_run(tmp_path, "pretrain", resume=True, overwrite=False)
 
 

@@ -152,8 +152,9 @@ def default_out(command: str) -> Path:
 
 def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, rank_zero: bool = True,
              marker: str = "checkpoints/last.ckpt") -> Run:
-    """Create or reopen the run folder; only rank 0 checks, locks and clears. `--resume` needs
-    `marker` (the file a resumable run of this command leaves) to exist.
+    """Create or reopen the run folder; only rank 0 checks, locks and clears. `--resume` without
+    `marker` (the file a resumable run of this command leaves) is taken when the folder is empty or
+    holds this run's config.yaml (killed before its first checkpoint): the command starts the run.
 
     The lock comes first: a folder another live process is writing is refused as in use,
     whatever the flags. Nothing in the folder changes unless every check passes.
@@ -187,10 +188,9 @@ def open_run(out: Path | None, command: str, *, resume: bool, overwrite: bool, r
 def _check_claim(run: Run, *, resume: bool, overwrite: bool, marker: str) -> None:
     path = run.path
     busy = any(p.name != "run.lock" for p in path.iterdir())
-    if resume and not (path / marker).is_file():
-        fix = ("pass --overwrite instead of --resume to start it over (a run killed before its first "
-               "checkpoint has nothing to continue)") if busy else "drop --resume to start a new run"
-        raise HeadstartError(f"nothing to resume in {path} (no {marker})", fix=fix)
+    if resume and not (path / marker).is_file() and busy and not run.config_file.is_file():
+        raise HeadstartError(f"nothing to resume in {path} (no {marker}), and it holds files that are not a run",
+                             fix="pass another --out, or --overwrite to replace what it holds")
     if busy and not resume and not overwrite:
         raise HeadstartError(f"{path} already holds a run", fix="pass --resume to continue it, --overwrite to "
                              "replace it, or another --out")

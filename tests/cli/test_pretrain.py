@@ -55,7 +55,7 @@ def test_pretrain__error_one_line_exit_2(tmp_path, capsys, args, message):
 def test_pretrain__resume_continues_from_checkpoint(tmp_path, fmnist_folder):
     out = tmp_path / "r"
     common = dict(data=str(fmnist_folder), steps=4, batch_size=32, progress=False, monitor=False,
-                  checkpoint_every_n_steps=2)
+                  checkpoint_every="2steps")
     headstart.pretrain(out=out, **common)
     first = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
     assert first["global_step"] == 4

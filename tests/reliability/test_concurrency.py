@@ -13,13 +13,14 @@ import pytest
 import torch
 from conftest import SMALL, run_process, start_process
 
+STEPS = 60  # the owner is paused at its first checkpoints; the resumed run finishes them
 pytestmark = pytest.mark.timeout(900)  # generous: a hang, not a slow machine, should trip it
 
 
 def test_two_processes__second_refused_then_stale_lock_taken_over(small_folder, tmp_path, cli):
     out = tmp_path / "run"
-    owner = start_process("pretrain", "--data", small_folder, "--out", out, "--steps", "500",
-                          "--checkpoint-every-n-steps", "1", *SMALL)
+    owner = start_process("pretrain", "--data", small_folder, "--out", out, "--steps", str(STEPS),
+                          "--checkpoint-every", "1steps", *SMALL)
     try:
         end = time.monotonic() + 600
         while not (out / "checkpoints" / "last.ckpt").is_file():
@@ -41,10 +42,10 @@ def test_two_processes__second_refused_then_stale_lock_taken_over(small_folder, 
 
     assert (out / "run.lock").read_text().split()[0] == str(owner.pid)  # left behind by the killed owner
     kept = int(torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"])
-    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", str(kept + 1), "--resume",
-              "--checkpoint-every-n-steps", "1", *SMALL)
+    assert kept < STEPS
+    res = cli("pretrain", "--data", small_folder, "--out", out, "--resume")  # the run's own settings
     assert res.code == 0, res.err
-    assert int(torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"]) == kept + 1
+    assert int(torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"]) == STEPS
     assert not (out / "run.lock").exists() and (out / "exported" / "backbone.safetensors").is_file()
 
 

@@ -75,7 +75,7 @@ def children(pid: int) -> list[int]:
 def test_ddp__a_killed_rank_stops_the_run_cleanly_and_it_resumes(small_folder, tmp_path):
     out = tmp_path / "run"
     args = ["pretrain", "--data", small_folder, "--out", out, "--batch-size", "32", "--no-progress", "--no-monitor",
-            "--checkpoint-every-n-steps", "2", *DDP]
+            "--checkpoint-every", "2steps", *DDP]
     rank0 = start_process(*args, "--steps", "300")
     end = time.monotonic() + 600
     while not (out / "checkpoints" / "last.ckpt").is_file():

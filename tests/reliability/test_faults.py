@@ -38,7 +38,7 @@ def assert_clean_stop(res, out, *phrases: str) -> None:
 def test_nan_loss__stops_naming_the_step_and_keeps_the_last_checkpoint(small_folder, tmp_path, cli):
     out = tmp_path / "run"
     res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "6", "--lr", "1e30",
-              "--checkpoint-every-n-steps", "1", *SMALL)
+              "--checkpoint-every", "1steps", *SMALL)
     assert_clean_stop(res, out, "training stopped: the loss became", "--skip-nonfinite", "lower --lr")
     bad = int(re.search(r"became -?(?:nan|inf) at step (\d+)", res.errors[0]).group(1))
     assert last_step(out) == bad  # the checkpoint of the last finished step, just before the bad one
@@ -78,7 +78,7 @@ def test_skip_nonfinite__a_transient_nan_is_skipped_and_the_run_finishes(small_f
 
 def test_skip_nonfinite__without_it_the_same_nan_stops_the_run(small_folder, tmp_path, cli, nan_on_third_loss):
     out = tmp_path / "run"
-    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "5", "--checkpoint-every-n-steps", "1",
+    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "5", "--checkpoint-every", "1steps",
               *SMALL)
     assert_clean_stop(res, out, "the loss became nan at step 2")
     assert last_step(out) == 2
@@ -133,7 +133,7 @@ def test_disk_full__during_a_checkpoint_write(small_folder, small_disk, cli, mon
     if not mounted:
         fail_writes(monkeypatch, "last.ckpt", after=1)
     out = disk / "run"
-    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "4", "--checkpoint-every-n-steps", "1",
+    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "4", "--checkpoint-every", "1steps",
               *SMALL)
     assert_clean_stop(res, out, "disk full while writing", "last.ckpt", "free space")
     assert last_step(out) == 1  # the first checkpoint fitted, the second did not: the first is intact
@@ -170,7 +170,7 @@ def test_permission_denied__during_a_checkpoint_write(small_folder, tmp_path, cl
 
     monkeypatch.setattr(os, "replace", replace)
     out = tmp_path / "run"
-    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "5", "--checkpoint-every-n-steps", "1",
+    res = cli("pretrain", "--data", small_folder, "--out", out, "--steps", "5", "--checkpoint-every", "1steps",
               *SMALL)
     assert_clean_stop(res, out, "cannot write", "last.ckpt", "Permission denied")
     assert last_step(out) == 2

@@ -16,7 +16,7 @@ import headstart
 
 pytestmark = pytest.mark.timeout(900)  # generous: a hang, not a slow machine, should trip it
 STEPS = 12  # 2 epochs of 6 steps
-ARGS = ["--steps", str(STEPS), "--seed", "5", "--checkpoint-every-n-steps", "1", *SMALL]
+ARGS = ["--steps", str(STEPS), "--seed", "5", "--checkpoint-every", "1steps", *SMALL]
 
 SLOW_WRITES = """
 import sys, time
@@ -118,7 +118,7 @@ def test_crash_at_an_epoch_end_then_resume_is_bit_identical(small_folder, tmp_pa
     monkeypatch.setattr(Throughput, "on_train_epoch_end", crash, raising=False)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        headstart.pretrain(data=str(small_folder), out=out, steps=STEPS, seed=5, checkpoint_every_n_steps=1,
+        headstart.pretrain(data=str(small_folder), out=out, steps=STEPS, seed=5, checkpoint_every="1steps",
                            batch_size=16, progress=False, monitor=False)
     saved = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
     assert saved["global_step"] == 6  # the last batch of epoch 0

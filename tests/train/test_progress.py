@@ -8,7 +8,7 @@ from headstart.train.progress import figures_text
 
 def test_bar__counts_steps_of_the_run_and_continues_on_resume(tmp_path, fmnist_folder, capsys):
     out = tmp_path / "r"
-    common = {"data": str(fmnist_folder), "batch_size": 32, "monitor": False, "checkpoint_every_n_steps": 2}
+    common = {"data": str(fmnist_folder), "batch_size": 32, "monitor": False, "checkpoint_every": "2steps"}
     headstart.pretrain(out=out, steps=4, progress=True, **common)
     first = capsys.readouterr().out
     assert "4/4" in first and "Epoch" not in first and "loss" in first

@@ -19,7 +19,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from headstart.errors import HeadstartError
 
-EVERY_PATTERN = r"^(off|\d+(\.\d+)?(s|m|h)|\d+steps)$"
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -42,7 +41,8 @@ class RunCheckpoint(ModelCheckpoint):
     CHECKPOINT_NAME_LAST = "last"
 
     def __init__(self, dirpath: Path, *, every: str) -> None:
-        super().__init__(dirpath=dirpath, filename="last", save_top_k=0, save_last=True)
+        super().__init__(dirpath=dirpath, filename="last", save_top_k=0, save_last=True,
+                         enable_version_counter=False)  # always last.ckpt, also in a moved or copied run folder
         self.seconds, self.steps = parse_every(every)
         self._since = time.monotonic()
 

@@ -12,6 +12,7 @@ from headstart.run import RunOptions
 Auto = Literal["auto"]
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+CHECKPOINT_EVERY = r"^(off|\d+(\.\d+)?(s|m|h)|[1-9]\d*steps)$"
 
 
 class TrainerOptions(RunOptions):
@@ -34,7 +35,9 @@ class TrainerOptions(RunOptions):
     compile: Literal["auto", "on", "off"] = Field("auto", description="torch.compile the backbone (auto: on GPUs)")
     channels_last: bool = Field(True, description="channels-last memory format for conv nets")
     num_workers: Annotated[int, Field(ge=0)] | Auto = Field("auto", description="data-loader worker processes")
-    checkpoint_every_n_steps: int | None = Field(None, ge=1, description="also checkpoint every N steps")
+    checkpoint_every: str = Field("10m", pattern=CHECKPOINT_EVERY, description="checkpoint every N seconds, "
+                                  "minutes or hours of training (30s, 5m, 1h) or every N steps (1000steps), as well "
+                                  "as at epoch ends and the end; off: only those")
     logger: list[Literal["csv", "tensorboard", "mlflow"]] = Field(["csv"], description="metric loggers")
     skip_nonfinite: int = Field(0, ge=0, description="skip up to N steps with a NaN/Inf loss before stopping")
     ddp_timeout: int = Field(1800, ge=1, description="seconds a process waits for the others (ddp/fsdp) before "
@@ -51,6 +54,8 @@ class PretrainConfig(TrainerOptions):
     allow_partial: bool = Field(False, description="--weights that do not cover the model: load the tensors that "
                                 "fit and warn with the counts (else refused)")
     image_size: PositiveInt | Auto = Field("auto", description="input side in pixels; auto: the data's side (32-224)")
+    seq_len: int = Field(128, ge=8, le=512, description="text models: tokens per training sequence (packed windows; "
+                         "documents are cut to it)")
     method_args: dict[str, Any] = Field({}, description="method hyper-parameters, KEY=VALUE (see list-methods)")
     val_data: str | None = Field(None, description="labeled data for the online kNN monitor (auto for named sets)")
     monitor: bool = Field(True, description="report kNN accuracy every epoch when labels are available")

@@ -14,12 +14,13 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from headstart.errors import HeadstartError
 from headstart.io import atomic_open
 from headstart.run import Run
+from headstart.train.checkpointing import RunCheckpoint
 from headstart.train.config import TrainerOptions
 from headstart.train.metrics_log import MetricsCSV
 from headstart.train.progress import StepProgressBar
@@ -107,9 +108,8 @@ def build_trainer(opts: TrainerOptions, run: Run, *, max_steps: int, callbacks: 
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)`.*")
     warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")  # --skip-nonfinite says why
-    ckpt = ModelCheckpoint(dirpath=run.checkpoints, filename="last", save_top_k=0, save_last=True,
-                           every_n_train_steps=opts.checkpoint_every_n_steps, save_on_train_epoch_end=True)
-    ckpt.CHECKPOINT_NAME_LAST = "last"
+    warnings.filterwarnings("ignore", message=".*The dirpath has changed from.*")  # a moved or copied run folder
+    ckpt = RunCheckpoint(run.checkpoints, every=opts.checkpoint_every)
     devices = opts.devices if opts.devices != "auto" else "auto"
     strategy = opts.distributed
     if strategy == "auto" and devices not in ("auto", 1) and _accelerator(opts) == "cpu":
