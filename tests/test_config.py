@@ -118,3 +118,9 @@ def test_resumed__error_disagreeing_option_named(given, message):
     with pytest.raises(HeadstartError) as err:
         resumed(parse(PretrainConfig, {"data": "fashion-mnist", **given}), SAVED, where="runs/a")
     assert message in str(err.value) and "another --out than runs/a" in str(err.value)
+
+
+def test_parse__error_pattern_mismatch_explained_by_the_help():
+    with pytest.raises(HeadstartError, match=r"bad value '10min' for checkpoint_every \(--checkpoint-every\): "
+                       r"expected checkpoint every N seconds, minutes or hours of training \(30s, 5m, 1h\)"):
+        parse(PretrainConfig, {"data": "x", "checkpoint_every": "10min"})

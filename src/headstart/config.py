@@ -69,7 +69,10 @@ def _explain(cls: type[Config], err: ValidationError) -> str:
             parts.append(f"unknown option {key!r} ({flag(key)}); valid options: {valid}")
         else:
             got = e.get("input")
-            parts.append(f"bad value {got!r} for {key} ({flag(key)}): {e['msg']}")
+            why = e["msg"]
+            if e["type"] == "string_pattern_mismatch" and key in cls.model_fields:  # the regex says less than the help
+                why = f"expected {cls.model_fields[key].description}"
+            parts.append(f"bad value {got!r} for {key} ({flag(key)}): {why}")
     return "; ".join(parts)
 
 
@@ -143,9 +146,9 @@ def resumed(cfg: C, saved: dict[str, Any], *, where: Path | str) -> C:
                 values["steps"] = None  # the saved steps were resolved from the saved epochs
         else:
             extend = f"; it can only be extended: pass {flag(key)} above {old}" if key in EXTENDABLE else ""
-            raise HeadstartError(f"--resume with {flag(key)} {_shown(new)} but the run in {where} used {_shown(old)}"
-                                 + extend, fix=f"drop {flag(key)} (a resumed run keeps its settings) or pass "
-                                 "another --out for a new run")
+            raise HeadstartError(f"--resume with {flag(key)} {_shown(new)} but the run used {_shown(old)}" + extend,
+                                 fix=f"drop {flag(key)} (a resumed run keeps its settings), or pass another --out "
+                                 f"than {where} for a new run")
     values.update({k: getattr(cfg, k) for k in PER_INVOCATION if k in cls.model_fields})
     return parse(cls, values)
 
