@@ -66,20 +66,40 @@ def features(data: ImageSet, run: str | None) -> torch.Tensor:
     return x
 
 
-def page_times(browser, url: str) -> tuple[int, int, int, int]:
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and every process below it: the browser's too."""
+    tick, procs = os.sysconf("SC_CLK_TCK"), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)  # ppid, cpu
+    mine, total = {os.getpid()}, 0.0
+    for _ in range(12):  # python -> playwright driver -> chromium -> its zygotes -> renderers
+        mine |= {pid for pid, (ppid, _) in procs.items() if ppid in mine}
+    for pid in mine:
+        total += procs.get(pid, (0, 0.0))[1]
+    return total
+
+
+def page_times(browser, url: str) -> tuple[int, int, int, int, float]:
     """(ready, first paint, script parsed, data in hand) in ms from navigation start, as the page
-    reports them (`performance.now()`; real time: no virtual-time flag). A fresh browser context
-    each time: a first visit, nothing cached."""
+    reports them (`performance.now()`; real time: no virtual-time flag), and the CPU seconds the
+    browser (and the server) spent until ready: what an idle machine would need at most. A fresh
+    browser context each time: a first visit, nothing cached."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     try:
+        cpu = cpu_seconds()
         page.goto(url, timeout=300_000)
         page.wait_for_function("document.body.dataset.readyMs !== undefined", timeout=300_000)
+        cpu = cpu_seconds() - cpu
         m = READY.search(page.title())
         paint = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1")
     finally:
         context.close()
-    return int(m[1]), int(paint), int(m[2]), int(m[3])
+    return int(m[1]), int(paint), int(m[2]), int(m[3]), cpu
 
 
 def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
@@ -127,8 +147,8 @@ def measure(n: int, repeats: int, run: str | None, work: Path) -> dict:
         thread.join(timeout=10)
     sheet_bytes = sum(ex.sprites.path(s).stat().st_size for s in range(ex.sprites.sheets))
 
-    def median(rows: list[tuple[int, int, int]], k: int) -> int:
-        return int(statistics.median(r[k] for r in rows))
+    def median(rows: list[tuple], k: int) -> float:
+        return round(statistics.median(r[k] for r in rows), 1)
 
     return {"points": n, "features": "run" if run else "pixels", "embed_s": round(t_embed, 1),
             "build_s": round(t_build, 1), "thumbs_s": round(t_thumbs, 1), "static_write_s": round(t_static, 1),
@@ -137,6 +157,7 @@ def measure(n: int, repeats: int, run: str | None, work: Path) -> dict:
             "served_ready_ms": median(served, 0), "served_first_paint_ms": median(served, 1),
             "served_data_ms": median(served, 3), "static_ready_ms": median(static, 0),
             "static_first_paint_ms": median(static, 1), "static_script_ms": median(static, 2),
+            "served_cpu_s": median(served, 4), "static_cpu_s": median(static, 4),
             "served_all_ms": [r[0] for r in served], "static_all_ms": [r[0] for r in static],
             "load_average_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
 

@@ -214,3 +214,18 @@ def test_served__page_fetches_points_neighbours_and_duplicates_in_headless_chrom
     assert f"headstart explore: {len(explorer)} points, ready in" in dom
     assert 'src="api/image/5"' in dom and "<td>name</td><td>" + explorer.names[5] in dom
     assert "groups, " in dom and dom.count('class="group"') >= PLANTED
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use: minutes on a small CPU
+def test_projection__umap_keeps_neighbours_that_pca_mixes(fmnist):
+    x = torch.nn.functional.normalize(fmnist[0][:2000], dim=1)
+    y = fmnist[1][:2000].numpy()
+
+    def agreement(xy: np.ndarray) -> float:  # how often a point's nearest 2-D neighbour shares its class
+        d = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        return float((y[d.argmin(1)] == y).mean())
+
+    umap_xy = project(x, "umap")
+    assert umap_xy.shape == (2000, 2) and umap_xy.min() == 0 and np.isclose(umap_xy.max(axis=0).max(), 1)
+    assert agreement(umap_xy) > agreement(project(x, "pca")) + 0.1
