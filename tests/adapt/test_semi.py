@@ -72,13 +72,16 @@ def confident(cls: int, n: int, k: int = 3) -> torch.Tensor:
     return F.one_hot(torch.full((n,), cls), k).float() * 0.97 + 0.01
 
 
+UNSURE = torch.tensor([0.5, 0.3, 0.2])
+
+
 def test_flexmatch__a_class_threshold_rises_with_its_learning_status():
-    t = FlexThreshold(3, tau=0.95, pool_size=100)
+    t = FlexThreshold(3, tau=0.95, pool_size=1000)
     assert t.per_class().tolist() == [0.0, 0.0, 0.0]  # warm-up: nothing learned, everything passes
-    t.update(confident(0, 20), torch.arange(20))
-    # beta_0 = 20 / max(20, 80 unused) = 0.25 -> 0.95 * 0.25 / 1.75
-    assert t.per_class().tolist() == pytest.approx([0.95 * 0.25 / 1.75, 0.0, 0.0])
-    t.update(confident(0, 40), torch.arange(20, 60))  # 60 confident of class 0, 40 unused
+    t.update(torch.cat([confident(0, 20), UNSURE.expand(60, 3)]), torch.arange(80))
+    # beta_0 = 20 / max(20, 60 seen and unused) = 1/3 -> 0.95 * (1/3) / (5/3); the 920 unseen do not count
+    assert t.per_class().tolist() == pytest.approx([0.95 * 0.2, 0.0, 0.0])
+    t.update(confident(0, 40), torch.arange(20, 60))  # 60 confident of class 0, 20 unused
     assert t.per_class()[0].item() == pytest.approx(0.95)  # beta = 1: the full threshold
     t.update(confident(1, 30), torch.arange(60, 90))  # class 1 learned: its threshold rises, class 0 stays
     assert t.per_class().tolist() == pytest.approx([0.95, 0.95 * 0.5 / 1.5, 0.0])
@@ -86,10 +89,11 @@ def test_flexmatch__a_class_threshold_rises_with_its_learning_status():
 
 def test_flexmatch__unsure_predictions_do_not_count_and_the_latest_sure_one_wins():
     t = FlexThreshold(3, tau=0.95, pool_size=10, warmup=False)
-    t.update(torch.tensor([[0.5, 0.3, 0.2]] * 4), torch.arange(4))
-    assert t.selected.tolist() == [-1] * 10
+    t.update(UNSURE.expand(4, 3), torch.arange(4))
+    assert t.selected.tolist() == [-1] * 4 + [-2] * 6  # seen and unused; unseen
     t.update(confident(2, 4), torch.arange(4))
     t.update(confident(1, 2), torch.arange(2))  # images 0 and 1 are now class 1
+    t.update(UNSURE.expand(3, 3), torch.arange(3))  # an unsure prediction keeps the last sure label
     assert t.selected[:4].tolist() == [1, 1, 2, 2]
     assert t.per_class().tolist() == pytest.approx([0.0, 0.95, 0.95])  # no warm-up: beta = sigma / max sigma
 
@@ -133,7 +137,7 @@ def test_consistency__state_updates_once_per_step_from_every_micro_batch_and_tra
     logits = torch.tensor([[5.0, 0.0, 0.0]] * 2)
     term(logits, logits, torch.tensor([0, 1]), torch.tensor([0, 1]))
     term(logits, logits, torch.tensor([2, 3]), torch.tensor([0, 0]))
-    assert term.threshold.selected.tolist() == [-1] * 8  # nothing changes before the optimizer step
+    assert term.threshold.selected.tolist() == [-2] * 8  # nothing changes before the optimizer step
     term.step()
     assert term.threshold.selected[:4].tolist() == [0, 0, 0, 0]
     assert term.summary(labels_known=True) == {"mask_rate": 1.0, "pseudo_label_accuracy": 0.75,
@@ -207,8 +211,10 @@ def test_stream__resumes_from_the_count_of_batches_drawn(unlabeled):
     b.drawn = 20
     images_a, labels_a, index_a = a.next()
     images_b, labels_b, index_b = b.next()
-    assert torch.equal(index_a, index_b) and torch.equal(images_a, images_b) and torch.equal(labels_a, labels_b)
-    assert torch.equal(images_a, unlabeled.images[index_a]) and labels_a.tolist() == unlabeled.labels[index_a].tolist()
+    assert torch.equal(index_a, index_b) and torch.equal(images_a, images_b)
+    assert torch.equal(labels_a, labels_b)
+    assert torch.equal(images_a, unlabeled.images[index_a])
+    assert labels_a.tolist() == unlabeled.labels[index_a].tolist()
     other = UnlabeledStream(unlabeled, batch_size=64, seed=4)
     assert not torch.equal(other.indices(20), index_a)
 

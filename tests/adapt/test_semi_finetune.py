@@ -80,7 +80,8 @@ def test_semi__every_strategy_trains_with_the_unlabeled_term(tmp_path, pretraine
 @pytest.mark.parametrize(("options", "message"), [
     ({"semi": "fixmatch", "self_train": 1}, "--semi and --self-train"),
     ({"unlabeled_data": "fashion-mnist"}, "--unlabeled-data is read by --self-train and --semi only"),
-    ({"semi": "fixmatch", "per_class": None, "labels": None}, "no unlabeled images for --self-train / --semi"),
+    ({"semi": "fixmatch", "per_class": None, "labels": None},
+     "no unlabeled images for --self-train / --semi"),
 ])
 def test_semi__option_errors_name_the_fix(tmp_path, options, message):
     with pytest.raises(HeadstartError, match=message):

@@ -23,7 +23,8 @@ class UnlabeledStream:
     def __init__(self, pool: ImageSet, *, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
         if len(pool) < batch_size * world:
             raise HeadstartError(
-                f"the unlabeled pool has {len(pool)} images, fewer than one unlabeled batch ({batch_size * world})",
+                f"the unlabeled pool has {len(pool)} images, fewer than one unlabeled batch "
+                f"({batch_size * world})",
                 fix="pass a larger --unlabeled-data, label less of --data, or lower --semi-ratio")
         self.pool, self.batch_size, self.seed = pool, batch_size, seed
         self.rank, self.world = rank, world

@@ -9,9 +9,13 @@ probabilities of one optimizer step (call it once per step, after it, never per 
 - `FlexThreshold`: FlexMatch's curriculum pseudo-labelling (Zhang et al. 2021, arXiv:2110.08263).
   A class's learning status sigma_c counts the unlabeled images whose latest prediction was class
   c with confidence >= tau; beta_c = sigma_c / max(max_c sigma_c, unused) with the threshold
-  warm-up (`unused`: images never yet predicted confidently), and the threshold is
-  tau * M(beta_c), M(x) = x / (2 - x). Classes the model has not learned yet get low thresholds,
-  so they are not starved of pseudo-labels early on. It keeps one slot per unlabeled image.
+  warm-up, and the threshold is tau * M(beta_c), M(x) = x / (2 - x). Classes the model has not
+  learned yet get low thresholds, so they are not starved of pseudo-labels early on. It keeps one
+  slot per unlabeled image. One departure: `unused` counts the images seen but never predicted
+  confidently, where the paper counts every such image of the pool. Its runs see each image many
+  times, so the two agree after the first pass; a short CPU run may not finish one pass over a
+  large pool, and counting unseen images would hold every threshold near 0 for the whole run
+  (every pseudo-label kept, right or wrong).
 - `FreeThreshold`: FreeMatch's self-adaptive thresholds (Wang et al. 2023, arXiv:2205.07246):
   a global tau_t = EMA of the mean max confidence and class-wise p_t(c) = EMA of the mean
   probability of class c, both starting at 1/K; the threshold of class c is
@@ -62,13 +66,16 @@ class FlexThreshold(Threshold):
         super().__init__(num_classes)
         self.warmup = warmup
         self.register_buffer("tau", torch.tensor(float(tau)))
-        # latest confident prediction of each unlabeled image; -1: none yet
-        self.register_buffer("selected", torch.full((pool_size,), -1, dtype=torch.long))
+        # latest confident prediction of each unlabeled image; UNUSED: seen, never confident; UNSEEN
+        self.register_buffer("selected", torch.full((pool_size,), self.UNSEEN, dtype=torch.long))
+
+    UNSEEN, UNUSED = -2, -1
 
     def status(self) -> torch.Tensor:
         """beta `(K,)` in [0, 1]: each class's share of confident predictions, normalised."""
-        counts = torch.bincount(self.selected + 1, minlength=self.num_classes + 1).float()  # unused, sigma
-        sigma, unused = counts[1:], counts[0]
+        # counts of [unseen, unused, sigma_0, ..., sigma_K-1]
+        counts = torch.bincount(self.selected + 2, minlength=self.num_classes + 2).float()
+        sigma, unused = counts[2:], counts[1]
         top = torch.maximum(sigma.max(), unused) if self.warmup else sigma.max()
         return sigma / top.clamp(min=1.0)
 
@@ -78,8 +85,10 @@ class FlexThreshold(Threshold):
 
     def update(self, probs: torch.Tensor, index: torch.Tensor) -> None:
         confidence, predicted = probs.max(1)
-        sure = confidence >= self.tau
-        self.selected[index[sure].to(self.selected.device)] = predicted[sure].to(self.selected.device)
+        index, predicted = index.to(self.selected.device), predicted.to(self.selected.device)
+        before = self.selected[index]
+        unsure = torch.where(before == self.UNSEEN, self.UNUSED, before)  # keeps the last sure label, if any
+        self.selected[index] = torch.where(confidence.to(before.device) >= self.tau, predicted, unsure)
 
 
 class FreeThreshold(Threshold):
