@@ -110,6 +110,8 @@ def test_point__metadata_and_full_image(client, explorer):
     ("post", "/api/select", {"n": 5, "strategy": "uncertain"}, 400),
     ("post", "/api/select", {"n": 5, "among": [0, 10**7]}, 400),
     ("post", "/api/select", {"n": 500, "among": [1, 2]}, 400),
+    ("post", "/api/select", {"n": 5, "seed": "x"}, 400),
+    ("post", "/api/select", [1, 2], 400),
 ])
 def test_bad_requests__4xx_with_a_reason(client, method, url, body, status):
     r = client.post(url, json=body) if method == "post" else client.get(url)

@@ -12,6 +12,7 @@ import math
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -51,7 +52,9 @@ def make_app(explorer: Explorer) -> Starlette:
     async def point(request: Request) -> JSONResponse:
         return JSONResponse(explorer.point(row(request)))
 
-    async def neighbours(request: Request) -> JSONResponse:
+    # CPU-bound handlers are plain functions: Starlette runs them in its thread pool (torch lets go
+    # of the GIL), so a long duplicate search does not stall the thumbnails of the hover
+    def neighbours(request: Request) -> JSONResponse:
         rows, dist = explorer.neighbours(row(request), _int(request, "k", 9))
         return JSONResponse({"ids": rows, "distances": dist})
 
@@ -61,7 +64,7 @@ def make_app(explorer: Explorer) -> Starlette:
             raise HTTPException(404, f"no thumbnail sheet {sheet}")
         return FileResponse(explorer.sprites.path(sheet), media_type="image/webp")
 
-    async def image(request: Request) -> Response:
+    def image(request: Request) -> Response:
         i = row(request)
         if explorer.image is None:
             raise HTTPException(404, "a text run has no images")
@@ -74,10 +77,13 @@ def make_app(explorer: Explorer) -> Starlette:
             raise HTTPException(400, f"n must be an integer in 1..{MAX_SELECT}")
         if among is not None and not (isinstance(among, list) and all(isinstance(i, int) for i in among)):
             raise HTTPException(400, "among must be a list of rows")
-        ids = explorer.select(n, str(body.get("strategy", "typical")), among=among, seed=int(body.get("seed", 0)))
+        strategy, seed = body.get("strategy", "typical"), body.get("seed", 0)
+        if not isinstance(strategy, str) or not isinstance(seed, int):
+            raise HTTPException(400, "strategy must be a name and seed an integer")
+        ids = await run_in_threadpool(explorer.select, n, strategy, among=among, seed=seed)
         return JSONResponse({"ids": ids})
 
-    async def duplicates(request: Request) -> JSONResponse:
+    def duplicates(request: Request) -> JSONResponse:
         try:
             threshold = float(request.query_params.get("threshold", "0.95"))
         except ValueError:
