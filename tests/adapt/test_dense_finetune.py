@@ -62,6 +62,8 @@ def test_finetune_segment__linear_from_a_run_keeps_the_backbone(pretrained_run, 
     results = json.loads((out / "results.json").read_text())
     assert result.task == "segment" and 0.0 <= results["miou"] <= 1.0 and results["trainable_share"] < 0.2
     assert set(results["per_class_iou"]) == {"background", *fmnist_train.classes}
+    forgetting = results["forgetting"]  # the frozen backbone forgets nothing of its pretraining data
+    assert forgetting["after"] == forgetting["before"] > 0.5 and forgetting["drop"] == 0
     before = safe_open(str(pretrained_run / "exported" / "backbone.safetensors"), framework="pt")
     after = safe_open(str(out / "exported" / "backbone.safetensors"), framework="pt")
     kept = [k for k in before.keys() if "running" not in k]  # noqa: SIM118 - safe_open has no __iter__

@@ -21,13 +21,14 @@ from headstart.adapt.dense_module import DenseModule, DenseSettings
 from headstart.adapt.infer import default_device
 from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy, count_params, set_trainable
+from headstart.commands._finetune_finish import measure_forgetting
 from headstart.commands._finetune_resolve import Init, resolve, resolve_init
 from headstart.config import to_yaml
 from headstart.data.dense.dataset import DenseSet, collate_dense
 from headstart.data.dense.sources import has_split, open_dense
 from headstart.data.subsets import parse_budget
 from headstart.errors import HeadstartError
-from headstart.export.weights import save_backbone
+from headstart.export.weights import backbone_state, save_backbone
 from headstart.models.factory import create_backbone
 from headstart.run import Run, open_run
 from headstart.train.callbacks import Throughput
@@ -71,10 +72,11 @@ def run(cfg: FinetuneConfig) -> DenseResult:
         if is_rank_zero() and not cfg.resume:
             rundir.save_config(to_yaml(cfg))
         model = build_model(cfg, init, data.classes)
+        start_state = {k: v.detach().clone() for k, v in model.backbone.module.state_dict().items()}
         strategy = build_strategy(cfg, model)
         module = build_module(cfg, model, strategy)
         fit(cfg, module, data.train, rundir)
-        return finish(cfg, rundir, model, strategy, data, seconds=time.perf_counter() - start)
+        return finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start)
     finally:
         rundir.release()
 
@@ -146,9 +148,9 @@ def fit(cfg: FinetuneConfig, module: DenseModule, train: DenseSet, rundir: Run) 
     trainer.fit(module, loader, ckpt_path=ckpt)
 
 
-def finish(cfg: FinetuneConfig, rundir: Run, model: DenseModel, strategy: Strategy, data: DenseSplits, *,
-           seconds: float) -> DenseResult:
-    """Merge adapters, score validation (and test), export, write results.json."""
+def finish(cfg: FinetuneConfig, rundir: Run, model: DenseModel, strategy: Strategy, start_state: dict,
+           data: DenseSplits, *, seconds: float) -> DenseResult:
+    """Merge adapters, score validation (and test), measure forgetting, export, write results.json."""
     t0 = time.perf_counter()
     model = model.cpu().to(memory_format=torch.contiguous_format)
     trainable, total = count_params(model)
@@ -164,6 +166,8 @@ def finish(cfg: FinetuneConfig, rundir: Run, model: DenseModel, strategy: Strate
     else:  # the headline figures are the validation ones
         results.update({k[len("val_"):]: v for k, v in list(results.items()) if k.startswith("val_")},
                        scored_on="val")
+    # kNN on the pretraining data with the start and the tuned backbone, as for classification
+    results["forgetting"] = measure_forgetting(cfg, model, start_state, backbone_state(model.backbone), device)
     model.cpu()
     if is_rank_zero():
         save_dense(model, rundir)
