@@ -9,7 +9,8 @@ pixels (784-d) unless `--run` names a run whose backbone embeds them (slow on a 
 The page is measured twice, served (uvicorn on a local port; the page fetches /api/points) and
 static (one file with everything inlined), in the system Chromium driven by Playwright (a fresh
 tab each time, the browser already started): "ready" is the page's own `performance.now()` once
-plotly has drawn the interactive map; "first paint" is Chromium's first-contentful-paint.
+plotly has drawn the interactive map; "first paint" is Chromium's first-contentful-paint. Then,
+served: hover, click and zoom times on three points.
 """
 
 from __future__ import annotations
@@ -102,6 +103,41 @@ def page_times(browser, url: str) -> tuple[int, int, int, int, float]:
     return int(m[1]), int(paint), int(m[2]), int(m[3]), cpu
 
 
+WHERE = """(i) => { const gd = document.getElementById('map'), L = gd._fullLayout, r = gd.getBoundingClientRect();
+  return [r.left + L._size.l + L.xaxis.l2p(D.x[i]), r.top + L._size.t + L.yaxis.l2p(D.y[i])]; }"""
+THUMB_DRAWN = """() => { const c = document.querySelector('#hover canvas');
+  return document.getElementById('hover').style.display === 'block' && c
+    && c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, k) => k % 4 < 3 && v > 40); }"""
+ZOOM = """async (k) => { const t = performance.now();
+  await Plotly.relayout('map', {'xaxis.range': [0.1 + 0.05 * k, 0.5], 'yaxis.range': [0.1, 0.4 - 0.05 * k]});
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return performance.now() - t; }"""
+
+
+def interactions(browser, url: str, rows: list[int]) -> dict:
+    """ms from pointer to result on the served page: hover -> thumbnail drawn (its sheet fetched
+    the first time), click -> image + 8 neighbours shown, zoom -> map redrawn (2 frames later)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(url, timeout=300_000)
+    page.wait_for_function("document.body.dataset.readyMs !== undefined", timeout=300_000)
+    hover, click = [], []
+    for i in rows:
+        x, y = page.evaluate(WHERE, i)
+        t = time.perf_counter()
+        page.mouse.move(x, y)
+        page.wait_for_function(THUMB_DRAWN, timeout=120_000)
+        hover.append(1000 * (time.perf_counter() - t))
+        t = time.perf_counter()
+        page.mouse.click(x, y)
+        page.wait_for_function("document.querySelectorAll('#detail .nb').length === 9", timeout=120_000)
+        click.append(1000 * (time.perf_counter() - t))
+        page.mouse.move(5, 5)
+    zoom = [page.evaluate(ZOOM, k) for k in range(3)]
+    context.close()
+    return {"hover_ms": [round(v) for v in hover], "click_ms": [round(v) for v in click],
+            "zoom_ms": [round(v) for v in zoom]}
+
+
 def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -141,6 +177,7 @@ def measure(n: int, repeats: int, run: str | None, work: Path) -> dict:
             for _ in range(repeats):
                 served.append(page_times(browser, url))
                 static.append(page_times(browser, page.as_uri()))
+            acts = interactions(browser, url, [n // 7, n // 2, n - 3])
             browser.close()
     finally:
         server.should_exit = True
@@ -159,7 +196,7 @@ def measure(n: int, repeats: int, run: str | None, work: Path) -> dict:
             "static_first_paint_ms": median(static, 1), "static_script_ms": median(static, 2),
             "served_cpu_s": median(served, 4), "static_cpu_s": median(static, 4),
             "served_all_ms": [r[0] for r in served], "static_all_ms": [r[0] for r in static],
-            "load_average_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
+            **acts, "load_average_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
 
 
 def main() -> None:
