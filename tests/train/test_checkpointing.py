@@ -63,8 +63,13 @@ def test_checkpoint__every_n_steps_or_only_at_the_end(fmnist_folder, tmp_path, s
     assert saved_steps == expected
 
 
-def test_checkpoint__at_every_epoch_end(fmnist_folder, tmp_path, saved_steps):
+def test_checkpoint__at_epoch_ends_a_minute_apart(fmnist_folder, tmp_path, saved_steps, monkeypatch):
     _pretrain(fmnist_folder, tmp_path / "r", steps=23, checkpoint_every="off")  # 320 images: 10 steps an epoch
+    assert saved_steps == [23]  # epochs of seconds: no write at each
+    ticks = iter(range(0, 10**6, 100))  # each look at the clock: 100 s later
+    monkeypatch.setattr(checkpointing, "time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
+    saved_steps.clear()
+    _pretrain(fmnist_folder, tmp_path / "r2", steps=23, checkpoint_every="off")
     assert saved_steps == [10, 20, 23]
 
 

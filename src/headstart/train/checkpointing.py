@@ -1,10 +1,12 @@
 """`checkpoints/last.ckpt` by wall time as well as by epoch, so a run of hours loses little when killed.
 
-A run's checkpoint is written at every epoch end, when training ends, and every `--checkpoint-every`
-of training (`10m` by default; `30s`, `1h`, or `1000steps` for a step count; `off`: epochs and the
-end only). An epoch of a large folder at 224 px on a CPU lasts hours, so epochs alone are not
-enough. Each write goes through the trainer's checkpoint IO, which is atomic (`AtomicCheckpointIO`).
-The time since the last write is rank 0's and broadcast, so every rank saves at the same step.
+A run's checkpoint is written every `--checkpoint-every` of training (`10m` by default; `30s`, `1h`,
+or `1000steps` for a step count; `off`: only the next two), at epoch ends, and when training ends.
+An epoch of a large folder at 224 px on a CPU lasts hours, so epochs alone are not enough; an epoch
+of a small data set lasts seconds, and a checkpoint (weights and optimizer state) at each would cost
+a noticeable share of the run, so an epoch end writes one only `EPOCH_MIN_GAP_S` after the last.
+Each write goes through the trainer's checkpoint IO, which is atomic (`AtomicCheckpointIO`). The
+time since the last write is rank 0's and broadcast, so every rank saves at the same step.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from headstart.errors import HeadstartError
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+EPOCH_MIN_GAP_S = 60.0
 
 
 def parse_every(text: str) -> tuple[float | None, int | None]:
@@ -55,17 +58,18 @@ class RunCheckpoint(ModelCheckpoint):
         if (batch_idx + 1) % trainer.accumulate_grad_batches:  # mid-accumulation: not a whole step yet
             return
         by_steps = self.steps is not None and trainer.global_step % self.steps == 0
-        by_time = False
-        if self.seconds is not None:
-            by_time = bool(trainer.strategy.broadcast(time.monotonic() - self._since >= self.seconds))
-        if by_steps or by_time:
+        if by_steps or (self.seconds is not None and self._waited(trainer, self.seconds)):
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._save(trainer)
+        if self._waited(trainer, EPOCH_MIN_GAP_S):
+            self._save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._save(trainer)
+
+    def _waited(self, trainer: L.Trainer, seconds: float) -> bool:
+        return bool(trainer.strategy.broadcast(time.monotonic() - self._since >= seconds))
 
     def _save(self, trainer: L.Trainer) -> None:
         if not self._should_skip_saving_checkpoint(trainer):  # skips a step already saved
