@@ -160,10 +160,7 @@ def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
 def fit(cfg: FinetuneConfig, module: FinetuneModule, data: LabeledSplits, rundir: Run) -> None:
     train, val = loaders(cfg, data, module.plan.batch_size)
     callbacks = [Throughput(cfg.batch_size)] + ([KeepBest(cfg.early_stopping)] if cfg.early_stopping else [])
-    opts = TrainerOptions(
-        **{k: getattr(cfg, k) for k in TrainerOptions.model_fields if k != "strategy"},
-        strategy=cfg.distributed,
-    )
+    opts = TrainerOptions(**{k: getattr(cfg, k) for k in TrainerOptions.model_fields})
     ckpt = str(rundir.last_checkpoint) if cfg.resume else None
     trainer = build_trainer(
         opts,
