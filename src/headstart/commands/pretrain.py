@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from headstart.config import api_function, from_yaml, parse, to_yaml
+from headstart.config import api_function, parse, to_yaml
 from headstart.data.imageset import ImageSet, collate
 from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
@@ -30,6 +30,7 @@ from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
 from headstart.train.memory_format import channels_last
 from headstart.train.module import Plan
+from headstart.train.resuming import resume_or_start
 from headstart.train.trainer import (
     build_trainer,
     check_checkpoint_fits,
@@ -52,8 +53,10 @@ def run(cfg: PretrainConfig) -> PretrainResult:
     start = time.perf_counter()
     rundir = open_run(cfg.out, "pretrain", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero())
     try:
-        if cfg.resume:
-            check_resumable(rundir, cfg)
+        cfg, step, done = resume_or_start(rundir, cfg, product=rundir.backbone_file)
+        if done:
+            kept = rundir.results()
+            return PretrainResult(rundir.path, kept.get("knn"), int(step or 0), float(kept.get("seconds") or 0.0))
         data = open_train_data(cfg)
         cfg, plan, method_cfg = resolve(cfg, data)
         method = build_method(cfg, plan, method_cfg)
@@ -65,17 +68,6 @@ def run(cfg: PretrainConfig) -> PretrainResult:
         return PretrainResult(rundir.path, knn, plan.total_steps, time.perf_counter() - start)
     finally:
         rundir.release()
-
-
-def check_resumable(rundir: Run, cfg: PretrainConfig) -> None:
-    """A resumed run must be the same model and method as the one that wrote the checkpoint."""
-    if not rundir.config_file.is_file():
-        raise HeadstartError(f"{rundir.config_file} is missing, cannot resume", fix="start a new run")
-    old = from_yaml(PretrainConfig, rundir.config_file)
-    for key in ("model", "method", "data"):
-        if getattr(old, key) != getattr(cfg, key):
-            raise HeadstartError(f"--resume with --{key} {getattr(cfg, key)} but the run used {getattr(old, key)}",
-                                 fix=f"pass --{key} {getattr(old, key)} or start a new --out")
 
 
 def open_train_data(cfg: PretrainConfig) -> ImageSet:
@@ -170,8 +162,8 @@ def fit(cfg: PretrainConfig, plan: Plan, method: Method, data: ImageSet, rundir:
     trainer = build_trainer(cfg, rundir, max_steps=plan.total_steps, callbacks=callbacks,
                             precision=str(cfg.precision), resume_step=checkpoint_step(ckpt),
                             use_distributed_sampler=False)
-    if is_rank_zero() and not cfg.resume:  # only now: a run refused during set-up leaves no folder behind
-        rundir.save_config(to_yaml(cfg))
+    if is_rank_zero():  # only now: a run refused during set-up leaves no folder behind (nor a changed one)
+        rundir.save_config(to_yaml(cfg.model_copy(update={"resume": False})))  # an extended run: its new length
     with stops_explained(rundir, trainer):
         trainer.fit(method, loader, ckpt_path=ckpt)
 
