@@ -35,6 +35,7 @@ from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
 from headstart.train.memory_format import channels_last as lay_out
 from headstart.train.module import Plan
+from headstart.train.resuming import resume_or_start
 from headstart.train.trainer import build_trainer, checkpoint_step, resolve_workers
 
 __all__ = ["FinetuneResult", "finetune", "run"]
@@ -44,12 +45,15 @@ def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult:
     if cfg.task != "classify":
         return finetune_dense.run(cfg)
     start = time.perf_counter()
-    check_options(cfg)
-    init = resolve_init(cfg)
     rundir = open_run(
         cfg.out, "finetune", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero()
     )
     try:
+        cfg, step, done = resume_or_start(rundir, cfg, product=rundir.model_file)  # a resumed run: its settings
+        if done:
+            return finished_result(rundir, int(step or 0))
+        check_options(cfg)
+        init = resolve_init(cfg)
         data = labeled_splits(cfg)
         cfg = resolve(cfg, init, data)
         data = sized(data, int(cfg.image_size))
@@ -85,9 +89,19 @@ def record(rundir: Run, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: 
     """config.yaml and subset.json (a resumed run must have drawn the same subset)."""
     if cfg.resume:
         check_subset(rundir.path, data.subset)
-    elif rank_zero:
-        rundir.save_config(to_yaml(cfg))
-        write_subset(rundir.path, data.subset)
+    if rank_zero:  # a resumed run too: an extended run's config says its new length
+        rundir.save_config(to_yaml(cfg.model_copy(update={"resume": False})))
+        if not cfg.resume:
+            write_subset(rundir.path, data.subset)
+
+
+def finished_result(rundir: Run, step: int) -> FinetuneResult:
+    """The result a finished run recorded in results.json."""
+    r = rundir.results()
+    forgetting = r.get("forgetting")
+    return FinetuneResult(rundir.path, r["strategy"], r.get("accuracy"), r["val_accuracy"], r["trainable_share"],
+                          forgetting if forgetting and "before" in forgetting else None, step,
+                          float(r.get("seconds") or 0.0))
 
 
 def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str]) -> Classifier:
