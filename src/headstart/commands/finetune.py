@@ -106,7 +106,8 @@ def finished_result(rundir: Run, step: int) -> FinetuneResult:
 
 def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str]) -> Classifier:
     torch.manual_seed(cfg.seed)
-    backbone = create_backbone(init.model, weights=init.weights, image_size=int(cfg.image_size))
+    backbone = create_backbone(init.model, weights=init.weights, image_size=int(cfg.image_size),
+                               allow_partial=cfg.allow_partial)
     return Classifier(backbone, classes)
 
 
