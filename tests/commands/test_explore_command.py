@@ -92,3 +92,15 @@ def test_explore__predictions_and_labels_csv_colour_the_map(run_copy, pretrained
     u = np.array(d["columns"]["uncertainty"]["values"])
     assert ((0 <= u) & (u <= 1)).all() and u.std() > 0
     assert "uncertain" in d["strategies"]
+
+
+def test_explore__without_starlette_says_what_to_install_before_embedding(run_copy, fmnist_folder, monkeypatch,
+                                                                          capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "starlette.applications", None)
+    monkeypatch.delitem(sys.modules, "headstart.curate.explore.server", raising=False)
+    monkeypatch.setattr(command, "explorer_for", lambda cfg: pytest.fail("embedded before checking the server"))
+    code = main(["explore", "--run", str(run_copy), "--data", str(fmnist_folder), "--no-browser"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "pip install 'headstart[explore]'" in err[0]

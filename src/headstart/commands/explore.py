@@ -28,7 +28,7 @@ from headstart.commands.select import embed
 from headstart.config import api_function
 from headstart.curate.base import normalize
 from headstart.curate.explore.config import LOCALHOST, ExploreConfig
-from headstart.curate.explore.page import write_static
+from headstart.curate.explore.page import plotly_js, write_static
 from headstart.curate.explore.points import Explorer, build_explorer, layout
 from headstart.curate.explore.thumbs import image_png, make_sprites
 from headstart.data.imageset import ImageSet
@@ -45,14 +45,11 @@ class ExposedWarning(UserWarning):
 
 def run(cfg: ExploreConfig) -> Path | None:
     """Build the explorer; write `--static` (returns its path) or serve until Ctrl-C (None)."""
+    plotly_js()  # a missing optional dependency fails now, not after minutes of embedding
+    serve = None if cfg.static is not None else _server()
     explorer = explorer_for(cfg)
-    if cfg.static is not None:
+    if serve is None:
         return write_static(explorer, cfg.static)
-    try:
-        from headstart.curate.explore.server import serve
-    except ModuleNotFoundError as err:
-        raise HeadstartError(f"headstart explore serves the page with starlette and uvicorn ({err.name} is missing)",
-                             fix="pip install 'headstart[explore]', or write one file with --static") from None
     if cfg.host != LOCALHOST:
         warnings.warn(f"serving on {cfg.host}: anyone who can reach this machine can browse {cfg.data}",
                       ExposedWarning, stacklevel=2)
@@ -62,6 +59,16 @@ def run(cfg: ExploreConfig) -> Path | None:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     serve(explorer, host=cfg.host, port=cfg.port)
     return None
+
+
+def _server():
+    """`server.serve`, or what to install for it (starlette and uvicorn are the `explore` extra)."""
+    try:
+        from headstart.curate.explore.server import serve
+    except ModuleNotFoundError as err:
+        raise HeadstartError(f"headstart explore serves the page with starlette and uvicorn ({err.name} is missing)",
+                             fix="pip install 'headstart[explore]', or write one file with --static") from None
+    return serve
 
 
 def explorer_for(cfg: ExploreConfig) -> Explorer:

@@ -77,7 +77,8 @@ def test_browser__lasso_export_and_pick_among_the_selection(page, explorer, tmp_
     for px, py in [(x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
         page.mouse.move(px, py, steps=8)
     page.mouse.up()
-    page.wait_for_function("document.getElementById('selcount').textContent.endsWith('selected')", timeout=20_000)
+    page.wait_for_function("/^[0-9]+ selected$/.test(document.getElementById('selcount').textContent)",
+                           timeout=30_000)  # not "nothing selected": the lasso's event has arrived
     chosen = set(page.evaluate("[...selection]"))
     assert len(chosen ^ expected) <= max(2, len(expected) // 50)  # the lasso path's corners, nothing more
 
