@@ -39,14 +39,15 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=120)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--strategies", nargs="+", default=["full"])
+    p.add_argument("--starts", nargs="+", default=["scratch", "pretrained"], choices=["scratch", "pretrained"])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     data = make_data(args.out / "data", args)
     rows = []
     for strategy in args.strategies:
-        for start in ("scratch", args.pretrained):
+        for kind in args.starts:
             t = time.perf_counter()
-            name = f"{strategy}-{'scratch' if start == 'scratch' else 'pretrained'}"
+            start, name = ("scratch" if kind == "scratch" else args.pretrained), f"{strategy}-{kind}"
             headstart.finetune(from_=start, model="headstart/resnet-mini", data=str(data.parent), task="detect",
                                strategy=strategy, steps=args.steps, batch_size=args.batch_size, image_size=args.size,
                                seed=args.seed, out=args.out / name, overwrite=True, progress=False)
