@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from headstart.commands._text_eval import embed_text
 from headstart.config import api_function
 from headstart.data.sources import open_data
 from headstart.eval.features import extract_features
 from headstart.export.config import EmbedConfig
 from headstart.export.embeddings import write_embeddings
 from headstart.models.factory import load_run_backbone
+from headstart.models.family import model_modality
 from headstart.run import Run
 
 
 def run(cfg: EmbedConfig) -> list[Path]:
     folder = Run.read(cfg.run)
+    if model_modality(folder.model_name) == "text":
+        return embed_text(cfg, folder)
     size = cfg.image_size or folder.image_size
     backbone = load_run_backbone(folder, image_size=size).eval()
     data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=size)

@@ -19,6 +19,7 @@ from headstart.adapt.data import open_labeled, open_test
 from headstart.adapt.dense_model import run_task
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands._text_eval import evaluate_text
 from headstart.commands.dense_eval import evaluate_dense
 from headstart.config import api_function
 from headstart.data.imageset import ImageSet
@@ -29,12 +30,15 @@ from headstart.eval.knn import knn_accuracy
 from headstart.eval.linear import linear_probe
 from headstart.eval.metrics import classification_report
 from headstart.models.factory import load_run_backbone
+from headstart.models.family import model_modality
 from headstart.run import Run
 
 
 def run(cfg: EvaluateConfig) -> dict:
     folder = Run(cfg.run)
-    if run_task(folder) != "classify":
+    if folder.config_file.is_file() and model_modality(folder.model_name) == "text" and folder.method:
+        results = evaluate_text(cfg, folder)
+    elif run_task(folder) != "classify":
         results = evaluate_dense(cfg, folder)
     elif folder.model_file.is_file():
         results = evaluate_classifier(cfg, folder)
@@ -128,6 +132,8 @@ def format_table(results: dict) -> str:
         (key, results[key]) for key in ("knn", "linear_probe", "accuracy") if results.get(key) is not None
     ]
     lines = [f"{name:<14}{value:>8.1%}" for name, value in rows]
+    if results.get("perplexity") is not None:  # a text run's language model, on held-out text
+        lines.append(f"{'perplexity':<14}{results['perplexity']:>8.1f}")
     for name, acc in (results.get("per_class") or {}).items():
         lines.append(f"  {name:<12}{acc:>8.1%}" if acc is not None else f"  {name:<12}{'-':>8}")
     return "\n".join(lines)

@@ -7,14 +7,13 @@ build backbone and method, train, export the backbone, report kNN accuracy.
 from __future__ import annotations
 
 import math
-import re
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from headstart.config import api_function, parse, to_yaml
+from headstart.commands._pretrain_common import PretrainResult, method_config
+from headstart.commands._pretrain_text import run as run_text
+from headstart.config import api_function, to_yaml
 from headstart.data.imageset import ImageSet, collate
 from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
@@ -22,7 +21,7 @@ from headstart.export.weights import save_backbone
 from headstart.methods import method_class
 from headstart.methods.base import Method
 from headstart.models.factory import create_backbone
-from headstart.models.family import model_family
+from headstart.models.family import model_family, model_modality
 from headstart.run import Run, open_run
 from headstart.train.callbacks import GlobalRNG, KNNMonitor, Throughput
 from headstart.train.config import PretrainConfig
@@ -41,15 +40,19 @@ from headstart.train.trainer import (
 )
 
 
-@dataclass
-class PretrainResult:
-    run: Path
-    knn: float | None
-    steps: int
-    seconds: float
-
-
 def run(cfg: PretrainConfig) -> PretrainResult:
+    """The pipeline of the model's modality (image or text, said by its family)."""
+    modality = model_modality(cfg.model)
+    wants = method_class(cfg.method).modality
+    if wants != modality:
+        article = "an" if modality == "image" else "a"
+        raise HeadstartError(f"--method {cfg.method} pretrains {wants} models; {cfg.model} is {article} {modality} model",
+                             fix="`headstart list-methods` shows each method's models; text: mlm, next-token, "
+                             "simcse")
+    return PIPELINES[modality](cfg)
+
+
+def run_images(cfg: PretrainConfig) -> PretrainResult:
     start = time.perf_counter()
     rundir = open_run(cfg.out, "pretrain", resume=cfg.resume, overwrite=cfg.overwrite, rank_zero=is_rank_zero())
     try:
@@ -79,13 +82,7 @@ def open_train_data(cfg: PretrainConfig) -> ImageSet:
 
 def resolve(cfg: PretrainConfig, data: ImageSet):
     """Every "auto" resolved in one place; returns the resolved config, the plan, the method config."""
-    cls = method_class(cfg.method)
-    try:
-        method_cfg = parse(cls.config_cls, cfg.method_args)
-    except HeadstartError as err:  # its keys are --method-args KEY=VALUE, not --flags
-        text = re.sub(r" \(--[\w-]+\)", "", str(err))
-        raise HeadstartError(f"--method-args for {cfg.method}: {text}",
-                             fix="see `headstart list-methods` for each method's arguments") from None
+    method_cfg = method_config(method_class(cfg.method), cfg.method, cfg.method_args)
     image_size = cfg.image_size if cfg.image_size != "auto" else auto_image_size(cfg.model, data)
     per_step = cfg.batch_size * cfg.accumulate_grad_batches
     if len(data) < cfg.batch_size:
@@ -173,6 +170,8 @@ def finish(rundir: Run, method: Method, cfg: PretrainConfig, knn: float | None, 
     rundir.write_results({"knn": knn, "knn_k": cfg.knn_k, "steps": cfg.steps, "seconds": round(seconds, 1),
                           "model": cfg.model, "method": cfg.method})
 
+
+PIPELINES = {"image": run_images, "text": run_text}
 
 pretrain = api_function(
     PretrainConfig, run, "pretrain",

@@ -27,6 +27,7 @@ class ExportConfig(Config):
     """`headstart export`: weights loadable without headstart."""
 
     run: Path = Field(description="a headstart run folder")
-    format: Literal["torchvision", "timm", "safetensors", "onnx"] = Field(
-        "safetensors", description="torchvision/timm: state dict for the plain constructor")
-    out: Path = Field(description="output file")
+    format: Literal["torchvision", "timm", "safetensors", "onnx", "hf"] = Field(
+        "safetensors", description="torchvision/timm: state dict for the plain constructor; hf: a text run's "
+        "save_pretrained folder with its tokenizer (transformers' Auto* classes load it)")
+    out: Path = Field(description="output file (a folder for hf)")

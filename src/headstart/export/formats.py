@@ -6,6 +6,7 @@
   constructor's fresh initialisation.
 - `safetensors`: the backbone's tensors (any model, built-ins included).
 - `onnx`: the backbone with its input normalization, float images in [0, 1] -> features.
+- `hf`: a text run's `save_pretrained` folder (model + tokenizer, `export/hf.py`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ import torch
 from safetensors import safe_open
 
 from headstart.errors import HeadstartError
+from headstart.export.hf import copy_hf_folder
 from headstart.export.weights import backbone_state, save_backbone
 from headstart.io import atomic_write
 from headstart.models.factory import load_run_backbone
 from headstart.models.family import model_family, split_name
 from headstart.run import Run
 
-FORMATS = ("torchvision", "timm", "safetensors", "onnx")
+FORMATS = ("torchvision", "timm", "safetensors", "onnx", "hf")
 
 
 def export_run(run: Run, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
         raise HeadstartError(f"unknown export format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+    if fmt == "hf":
+        return copy_hf_folder(run, out)
     name = run.model_name
     backbone = load_run_backbone(run).eval()
     if fmt == "safetensors":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from headstart.models.attention import explicit_attention_on_cpu
 from headstart.models.backbone import Backbone
-from headstart.models.family import FAMILIES, get_family, model_family
+from headstart.models.family import FAMILIES, get_family, model_family, model_modality
 from headstart.models.weights import load_weights
 from headstart.run import Run
 
@@ -39,4 +39,8 @@ def load_run_backbone(run: Run | str | Path, *, image_size: int | None = None) -
     """The backbone a run folder exported (`exported/backbone.safetensors`), rebuilt by its model name
     at `image_size` (default: the run's)."""
     run = run if isinstance(run, Run) else Run.read(run)
+    if model_modality(run.model_name) == "text":  # its vocabulary is the run's own: read its save_pretrained folder
+        from headstart.models.text import load_hf_backbone  # transformers: only for a text run
+
+        return load_hf_backbone(run.exported / "hf")
     return create_backbone(run.model_name, weights=run.path, image_size=image_size or run.image_size)

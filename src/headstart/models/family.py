@@ -43,6 +43,10 @@ class ModelFamily(Protocol):
     def auto_image_size(self, side: int) -> int:
         """The input side for data whose images are `side` px, when the user leaves it to us."""
 
+    def modality(self, model: str) -> str:
+        """What the model reads: "image" or "text" (the commands open the data and pick the
+        pipeline by it)."""
+
 
 FAMILIES: Registry[str] = Registry("model family")
 FAMILIES.register("headstart", "headstart.models.headstart_:HeadstartFamily")
@@ -74,6 +78,12 @@ def model_family(name: str) -> tuple[ModelFamily, str]:
                              + f"use <package>/<name> with package one of {', '.join(FAMILIES)}; "
                              "`headstart list-models` lists them")
     return get_family(prefix), model
+
+
+def model_modality(name: str) -> str:
+    """"image" or "text": what the model `name` reads, said by its family."""
+    adapter, model = model_family(name)
+    return adapter.modality(model)
 
 
 def check_model_name(name: str) -> str:

@@ -35,3 +35,6 @@ class HeadstartFamily:
 
     def auto_image_size(self, side: int) -> int:
         return side  # the nets take any side; small images stay small
+
+    def modality(self, model: str) -> str:
+        return "text" if model in TEXT_NETS else "image"

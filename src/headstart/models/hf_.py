@@ -32,3 +32,6 @@ class HfFamily:
 
     def auto_image_size(self, side: int) -> int:
         return side  # text models take no images
+
+    def modality(self, model: str) -> str:
+        return "text"

@@ -26,6 +26,9 @@ class TimmFamily:
     def auto_image_size(self, side: int) -> int:
         return min(224, max(32, side))  # the strides of library nets need at least 32 px
 
+    def modality(self, model: str) -> str:
+        return "image"
+
 
 def create(name: str, img_size: int | None = None) -> Backbone:
     kwargs = {}

@@ -25,6 +25,9 @@ class TorchvisionFamily:
     def auto_image_size(self, side: int) -> int:
         return min(224, max(32, side))  # the strides of library nets need at least 32 px
 
+    def modality(self, model: str) -> str:
+        return "image"
+
 
 def _pop_classifier(m: nn.Module) -> tuple[str, int]:
     """Replace the final Linear (fc / classifier / heads) by Identity; return its name and width."""
