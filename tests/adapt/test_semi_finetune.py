@@ -45,7 +45,7 @@ def final_state(out) -> dict[str, torch.Tensor]:
 
 def test_semi__a_run_stopped_midway_and_resumed_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     opts = {**SCRATCH, "steps": 8, "seed": 2, "semi": "fixmatch", "semi_threshold": 0.3, "blend": None,
-            "checkpoint_every": "1steps"}
+            "checkpoint_every": "1steps", "epochs": 2}  # the resolved length: --resume refuses another
     finetune_fast(tmp_path / "whole", **opts)
     step = SemiFinetuneModule.training_step
 
