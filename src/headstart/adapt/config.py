@@ -25,7 +25,8 @@ class FinetuneConfig(TrainerOptions):
     allow_partial: bool = Field(False, description="--from weights that do not cover the model: load the tensors "
                                 "that fit and warn with the counts (else refused)")
     model: ModelNameOrAuto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
-    data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist")
+    data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist; "
+                      "text: fortunes-topic, class sub-folders of .txt, or CSV/JSONL with text,label")
     task: Literal["classify", "detect", "segment"] = Field(
         "classify", description="classify; detect: boxes (YOLO data.yaml or COCO .json); segment: label maps "
         "(images/ + masks/, or COCO .json)"
@@ -45,7 +46,7 @@ class FinetuneConfig(TrainerOptions):
     lora_targets: list[str] = Field(
         ["auto"],
         description="LoRA module names or suffixes; auto: ViT qkv/proj/fc1/fc2, "
-        "CNN convs of the last half of the stages",
+        "CNN convs of the last half of the stages, text transformers' attention projections",
     )
     freeze_blocks: int | None = Field(
         None, ge=0, description="--strategy freeze: first K layer groups frozen; unset: half of them"
@@ -100,6 +101,11 @@ class FinetuneConfig(TrainerOptions):
     image_size: int | Auto = Field(
         "auto", description="input side; auto: the run's, else the data's (32-224 for library models)"
     )
+    tokenizer: Path | None = Field(
+        None, description="text: a local tokenizer folder; unset: the run's (--from a run), else one trained "
+        "on the texts of --data's training split (--from scratch)"
+    )
+    seq_len: int = Field(128, ge=8, le=512, description="text: longest sequence of tokens read per text")
     test_split: bool = Field(
         True, description="evaluate on the test split at the end (named sets; else --test-data)"
     )

@@ -7,8 +7,10 @@ run can be reproduced and its subset compared with other runs'.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,34 +31,44 @@ class LabeledSplits:
     classes: list[str]
     subset: dict  # the content of subset.json
     unlabeled: ImageSet | None = None  # --self-train's and --semi's pool (labels, if any, never trained on)
+    views: str = "supervised"  # training views of a batch: "supervised" augmentation, or "none" (token ids)
+
+
+Opener = Callable[[str, str], Any]  # (spec, split) -> a labeled set (`ImageSet`, `TextSet`, ...)
 
 
 def open_labeled(
-    spec: str, *, split: str = "train", on_bad_image: str = "skip", load_size: int | None = None
+    spec: str, *, split: str = "train", on_bad_image: str = "skip", load_size: int | None = None,
+    opener: Opener | None = None,
 ) -> ImageSet:
-    """Open `spec` and check that every image has a label."""
-    data = open_data(spec, split=split, on_bad_image=on_bad_image, load_size=load_size)
+    """Open `spec` (with `opener`, default: as images) and check that every item has a label."""
+    data = (opener(spec, split) if opener is not None
+            else open_data(spec, split=split, on_bad_image=on_bad_image, load_size=load_size))
     if len(data) == 0 or not data.has_labels:
         raise HeadstartError(
             f"{spec} has no labels for fine-tuning",
-            fix="put the images in one sub-folder per class, or use a labeled set such as fashion-mnist",
+            fix="put the images (or texts) in one sub-folder per class, or use a labeled set such as "
+            "fashion-mnist or fortunes-topic",
         )
     return data
 
 
 def open_test(
-    spec: str, train: ImageSet, *, on_bad_image: str = "skip", load_size: int | None = None
+    spec: str, train: ImageSet, *, on_bad_image: str = "skip", load_size: int | None = None,
+    opener: Opener | None = None,
 ) -> ImageSet | None:
     """The test split of `spec`; None when it has no separate one (it would be the training data)."""
-    test = open_data(spec, split="test", on_bad_image=on_bad_image, load_size=load_size)
-    if test.source == train.source or test.paths[:50] == train.paths[:50]:
+    test = (opener(spec, "test") if opener is not None
+            else open_data(spec, split="test", on_bad_image=on_bad_image, load_size=load_size))
+    if test.source == train.source or getattr(test, "paths", None) and test.paths[:50] == train.paths[:50]:
         return None
     return test if test.has_labels else None
 
 
-def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
-    """Open `--data`, take the label budget, hold out the validation split (sizes: as stored)."""
-    data = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image)
+def labeled_splits(cfg: FinetuneConfig, *, opener: Opener | None = None) -> LabeledSplits:
+    """Open `--data` (with `opener`, default: as images), take the label budget, hold out the
+    validation split (sizes: as stored)."""
+    data = open_labeled(cfg.data, on_bad_image=cfg.on_bad_image, opener=opener)
     if cfg.indices is not None:
         if cfg.labels is not None or cfg.per_class is not None:
             raise HeadstartError("--indices and --labels/--per-class both choose the labeled images",
@@ -85,9 +97,9 @@ def labeled_splits(cfg: FinetuneConfig) -> LabeledSplits:
     test = None
     if cfg.test_split:
         test = (
-            open_labeled(cfg.test_data, split="test", on_bad_image=cfg.on_bad_image)
+            open_labeled(cfg.test_data, split="test", on_bad_image=cfg.on_bad_image, opener=opener)
             if cfg.test_data
-            else open_test(cfg.data, data, on_bad_image=cfg.on_bad_image)
+            else open_test(cfg.data, data, on_bad_image=cfg.on_bad_image, opener=opener)
         )
     if test is not None and test.classes != data.classes:
         raise HeadstartError(

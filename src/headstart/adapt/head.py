@@ -21,7 +21,7 @@ from headstart.errors import HeadstartError
 from headstart.export.weights import backbone_state
 from headstart.io import atomic_write
 from headstart.models.backbone import Backbone
-from headstart.models.factory import create_backbone
+from headstart.models.factory import create_backbone, run_tokenizer
 from headstart.run import Run
 
 
@@ -92,7 +92,7 @@ def load_classifier(run: Run) -> tuple[Classifier, int]:
             f"{path} was not written by headstart finetune", fix="pass a fine-tuned run folder"
         )
     size = int(metadata["image_size"])
-    backbone = create_backbone(metadata["model"], image_size=size)
+    backbone = create_backbone(metadata["model"], image_size=size, tokenizer=run_tokenizer(run))  # text: its vocabulary
     name = metadata["head"]
     head_w, head_b = state.pop(f"{name}.weight"), state.pop(f"{name}.bias")
     backbone.module.load_state_dict(state, strict=True)

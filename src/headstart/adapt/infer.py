@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from headstart.data.imageset import ImageSet, collate
-from headstart.data.views.ops import to_float
+from headstart.data.views.inputs import model_input
 
 
 def default_device(accelerator: str = "auto") -> torch.device:
@@ -32,7 +32,7 @@ def predict_probs(
     out = []
     try:
         for images, _ in _bar(loader, progress):
-            x = to_float(images.to(device, non_blocking=True), image_size)  # (B, C, S, S) in [0, 1]
+            x = model_input(images.to(device, non_blocking=True), image_size)  # (B, C, S, S) in [0, 1] or ids
             out.append(model(x).float().softmax(dim=1).cpu())  # (B, K)
     finally:
         model.train(was_training)

@@ -15,14 +15,15 @@ import torch.nn.functional as F
 from headstart.adapt.groups import finetune_param_groups
 from headstart.adapt.head import Classifier
 from headstart.adapt.strategies.base import Strategy, freeze_frozen_norms
-from headstart.data.views.ops import to_float
+from headstart.data.views.inputs import model_input
+from headstart.data.views.recipes import ViewRecipe
 from headstart.train.module import Plan, TrainingModule, TrainSettings
 
 
 class FinetuneSettings(TrainSettings):
     """Fine-tuning hyper-parameters the module needs besides the `Plan`."""
 
-    views: str = "supervised"
+    views: str = "supervised"  # "none": batches are what the model reads (token ids), no augmentation
     warmup_fraction: float = 0.05
     final_lr_fraction: float = 0.0
     label_smoothing: float = 0.1
@@ -55,6 +56,12 @@ class FinetuneModule(TrainingModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))  # (B, K)
 
+    def view_recipe(self, cfg: FinetuneSettings, plan: Plan) -> ViewRecipe | None:
+        return None if cfg.views == "none" else super().view_recipe(cfg, plan)
+
+    def make_views(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        return [batch] if self.recipe is None else super().make_views(batch)
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         images, labels = batch  # uint8 (B, C, H, W), (B,)
         loss = self.labeled_loss(self(self.make_views(images)[0]), labels)
@@ -73,7 +80,7 @@ class FinetuneModule(TrainingModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
-        x = to_float(images, self.plan.image_size, channels_last=self.plan.channels_last)
+        x = model_input(images, self.plan.image_size, channels_last=self.plan.channels_last)
         logits = self(x)
         b = images.shape[0]
         self.log(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -50,7 +52,10 @@ def finish(
     seconds: float,
     self_training: list[dict] | None = None,
     semi: dict | None = None,
+    forgetting_of: Callable[..., dict | None] | None = None,
 ) -> FinetuneResult:
+    """Merge, blend, measure and export; `forgetting_of(cfg, model, start, tuned, device)` measures
+    forgetting (default: `measure_forgetting`, kNN on the pretraining data)."""
     t0 = time.perf_counter()
     model = model.cpu().to(memory_format=torch.contiguous_format)
     trainable, total = count_params(model)
@@ -82,7 +87,7 @@ def finish(
     results["val_accuracy"] = accuracy(model, data.val, size, device)
     if data.test is not None:
         results.update(report_on_test(model, data, size, device))
-    results["forgetting"] = measure_forgetting(cfg, model, start_state, tuned_state, device)
+    results["forgetting"] = (forgetting_of or measure_forgetting)(cfg, model, start_state, tuned_state, device)
     if is_rank_zero():
         export(rundir, model, cfg)
         results["seconds"] = round(seconds + time.perf_counter() - t0, 1)
@@ -134,15 +139,17 @@ def report_on_test(model: Classifier, data: LabeledSplits, size: int, device) ->
 
 
 def measure_forgetting(
-    cfg: FinetuneConfig, model: Classifier, start: dict, tuned: dict, device
+    cfg: FinetuneConfig, model: Classifier, start: dict, tuned: dict, device, *,
+    opener: Callable[[str, str], Any] | None = None,
 ) -> dict | None:
-    """kNN accuracy on the pretraining data before/after fine-tuning (and blended); None from scratch."""
+    """kNN accuracy on the pretraining data before/after fine-tuning (and blended); None from scratch.
+    `opener(spec, split)` opens the data as another kind of set (text); default: images."""
     if cfg.from_ == "scratch":
         return None
     if not cfg.forgetting_data:
         return {"skipped": "no labeled pretraining data known; pass --forgetting-data"}
     try:
-        bank, query = forgetting_sets(cfg.forgetting_data, seed=cfg.seed)
+        bank, query = forgetting_sets(cfg.forgetting_data, seed=cfg.seed, opener=opener)
     except HeadstartError as err:
         log.warning("forgetting not measured: %s", err)
         return {"skipped": str(err), "data": cfg.forgetting_data}

@@ -8,13 +8,12 @@ export (`_finetune_finish`).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import torch
 
 from headstart.adapt.callbacks import KeepBest
 from headstart.adapt.config import FinetuneConfig
-from headstart.adapt.data import LabeledSplits, at_size, check_subset, labeled_splits, write_subset
+from headstart.adapt.data import LabeledSplits, check_subset, write_subset
 from headstart.adapt.head import Classifier
 from headstart.adapt.infer import default_device
 from headstart.adapt.module import FinetuneModule, FinetuneSettings
@@ -24,10 +23,10 @@ from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy
 from headstart.commands import finetune_dense
 from headstart.commands._finetune_finish import FinetuneResult, finish
+from headstart.commands._finetune_inputs import ImageInputs, TextInputs, inputs_for
 from headstart.commands._finetune_resolve import Init, resolve, resolve_init
 from headstart.config import api_function, to_yaml
-from headstart.data.imageset import ImageSet, collate
-from headstart.models.factory import create_backbone
+from headstart.data.imageset import collate
 from headstart.run import Run, open_run
 from headstart.train.callbacks import Throughput
 from headstart.train.config import TrainerOptions
@@ -54,11 +53,15 @@ def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult:
             return finished_result(rundir, int(step or 0))
         check_options(cfg)
         init = resolve_init(cfg)
-        data = labeled_splits(cfg)
+        inputs = inputs_for(cfg, init, rundir)  # images or text: the one place the data's kind matters
+        cfg = inputs.configured(cfg)
+        data = inputs.splits(cfg)
         cfg = resolve(cfg, init, data)
-        data = sized(data, int(cfg.image_size))
+        data = inputs.sized(data, cfg)
         record(rundir, cfg, data, rank_zero=is_rank_zero())
-        model = build_classifier(cfg, init, data.classes)
+        if is_rank_zero():
+            inputs.save(rundir)
+        model = build_classifier(cfg, init, data.classes, inputs)
         start_state = {k: v.detach().clone() for k, v in model.backbone.module.state_dict().items()}
         strategy = build_strategy(cfg, model, data)
         module = build_module(cfg, model, strategy, data)
@@ -72,17 +75,9 @@ def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult:
             rounds = self_train(cfg, model, data, train_round)
         semi = semi_record(cfg, module) if isinstance(module, SemiFinetuneModule) else None
         return finish(cfg, rundir, model, strategy, start_state, data, seconds=time.perf_counter() - start,
-                      self_training=rounds, semi=semi)
+                      self_training=rounds, semi=semi, forgetting_of=inputs.forgetting)
     finally:
         rundir.release()
-
-
-def sized(data: LabeledSplits, size: int) -> LabeledSplits:
-    def resized(part: ImageSet | None) -> ImageSet | None:
-        return at_size(part, size) if part is not None else None
-
-    return replace(data, train=resized(data.train), val=resized(data.val), test=resized(data.test),
-                   unlabeled=resized(data.unlabeled))
 
 
 def record(rundir: Run, cfg: FinetuneConfig, data: LabeledSplits, *, rank_zero: bool) -> None:
@@ -104,11 +99,10 @@ def finished_result(rundir: Run, step: int) -> FinetuneResult:
                           float(r.get("seconds") or 0.0))
 
 
-def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str]) -> Classifier:
+def build_classifier(cfg: FinetuneConfig, init: Init, classes: list[str],
+                     inputs: ImageInputs | TextInputs | None = None) -> Classifier:
     torch.manual_seed(cfg.seed)
-    backbone = create_backbone(init.model, weights=init.weights, image_size=int(cfg.image_size),
-                               allow_partial=cfg.allow_partial)
-    return Classifier(backbone, classes)
+    return Classifier((inputs or ImageInputs()).backbone(cfg, init), classes)
 
 
 def build_strategy(cfg: FinetuneConfig, model: Classifier, data: LabeledSplits) -> Strategy:
@@ -137,6 +131,7 @@ def build_module(
         label_smoothing=cfg.label_smoothing,
         backbone_lr_mult=cfg.backbone_lr_mult,
         layer_decay=cfg.layer_decay,
+        views=data.views,
     )
     weights = class_weights(data) if cfg.balance == "loss" else None
     if cfg.semi != "none":
@@ -151,7 +146,8 @@ def class_weights(data: LabeledSplits) -> torch.Tensor:
 
 
 def loaders(cfg: FinetuneConfig, data: LabeledSplits, batch_size: int):
-    workers = resolve_workers(cfg.num_workers, in_memory=data.train.images is not None)
+    # token ids are memory-mapped: nothing to decode, like images held in memory
+    workers = resolve_workers(cfg.num_workers, in_memory=data.views == "none" or data.train.images is not None)
     common = {
         "collate_fn": collate,
         "num_workers": workers,

@@ -9,6 +9,9 @@ half of the labeled set each), before and after fine-tuning, and after WiSE-FT b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -30,15 +33,20 @@ def forgetting_sets(
     bank_size: int = BANK_SIZE,
     query_size: int = QUERY_SIZE,
     load_size: int | None = None,
+    opener: Callable[[str, str], Any] | None = None,
 ) -> tuple[ImageSet, ImageSet]:
-    """(bank, query) from a labeled data set: stratified, seeded samples of its train and test splits."""
-    train = open_data(spec, split="train", load_size=load_size)
+    """(bank, query) from a labeled data set: stratified, seeded samples of its train and test splits.
+    `opener(spec, split)` opens another kind of set (a `TextSet`); default: images."""
+    def open_split(split: str):
+        return opener(spec, split) if opener is not None else open_data(spec, split=split, load_size=load_size)
+
+    train = open_split("train")
     if len(train) == 0 or not train.has_labels:
         raise HeadstartError(
             f"the forgetting data {spec} has no labels",
             fix="pass --forgetting-data with class sub-folders or a labeled set",
         )
-    test = open_data(spec, split="test", load_size=load_size)
+    test = open_split("test")
     if test.source == train.source or not test.has_labels:  # one labeled set: split it in halves
         bank_idx, query_idx = split_train_val(range(len(train)), train.labels, val_fraction=0.5, seed=seed)
         train, test = train.subset(bank_idx), train.subset(query_idx)

@@ -2,7 +2,9 @@
 
 Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models" (arXiv:2106.09685):
 W' = W + (alpha / r) B A with A (r x in), B (out x r), B initialised to zero, W frozen. Targets
-per family: ViT attention `qkv`/`proj` and MLP `fc1`/`fc2` in every block; CNNs: the (non
+per family: ViT attention `qkv`/`proj` and MLP `fc1`/`fc2` in every block; text transformers:
+the attention projections of every layer (BERT `query`/`key`/`value`/`attention.output.dense`,
+Llama `q_proj`/`k_proj`/`v_proj`/`o_proj`, as the LoRA paper adapts); CNNs: the (non
 depthwise) convolutions of the last half of the layer groups. The head trains fully. After
 training the adapters are merged (`merge_and_unload`), so the exported weights are plain.
 """
@@ -21,6 +23,9 @@ from headstart.models.backbone import Backbone
 
 log = logging.getLogger("headstart")
 VIT_TARGET = re.compile(r"(^|\.)blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))$")
+# text transformers' attention projections: BERT's query/key/value/output, Llama's q/k/v/o_proj
+TEXT_TARGET = re.compile(r"(^|\.)layers?\.\d+\.(attention\.(self\.(query|key|value)|output\.dense)"
+                         r"|self_attn\.[qkvo]_proj)$")
 
 
 class LoRA(Strategy):
@@ -57,9 +62,10 @@ def target_modules(backbone: Backbone, wanted: list[str]) -> list[str]:
                 fix=f"use names such as {', '.join(list(layers)[-3:])}",
             )
         return names
-    vit = [n for n in layers if VIT_TARGET.search(n)]
-    if vit:
-        return vit
+    for pattern in (VIT_TARGET, TEXT_TARGET):
+        named = [n for n in layers if pattern.search(n)]
+        if named:
+            return named
     return _late_convs(backbone, layers)
 
 

@@ -108,6 +108,14 @@ class TextSet(_Remaps, Labeled, torch.utils.data.Dataset):
         """1 on real tokens, 0 on padding: `ids != pad_id` (the pad id is never inside a document)."""
         return (ids != self.pad_id).long()
 
+    # An `ImageSet`'s serving format has no meaning for text: the batch is what the model reads, so
+    # code written for either kind (probes, kNN, forgetting) may ask for a format and gets the set back.
+    size = None
+    channels = 1
+
+    def with_format(self, *, size: int | None = None, channels: int | None = None) -> TextSet:
+        return self
+
     def subset(self, indices: Sequence[int] | np.ndarray) -> TextSet:
         idx = np.asarray(indices, dtype=np.int64)
         return replace(self, starts=self.starts[idx], lengths=self.lengths[idx], labels=self.labels[idx])
