@@ -1,5 +1,6 @@
 """`headstart demo`: the study on Fashion-MNIST, with lengths set from a quick timing of this
-machine so the whole demo fits `--minutes` (default 12; the issue's bar is 15 on 2 CPU cores)."""
+machine so the whole demo fits `--minutes` (default 12; the issue's bar is 15 on 2 CPU cores).
+`--text`: the text study on the fortunes corpus (`demo_text`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import torch
 
+from headstart.commands import demo_text
 from headstart.commands.study import run as run_study
 from headstart.config import api_function
 from headstart.eval.study.config import DemoConfig, StudyConfig
@@ -77,6 +79,8 @@ def plan(minutes: float) -> dict:
 
 
 def run(cfg: DemoConfig):
+    if cfg.text:
+        return demo_text.run(cfg)
     sizes = plan(cfg.minutes)
     print(f"demo: {sizes['seconds_per_view'] * 1e3:.2f} ms per training view here -> pretraining "
           f"{sizes['pretrain_steps']} steps; fine-tuning steps per cell: "

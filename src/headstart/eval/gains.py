@@ -24,7 +24,8 @@ from headstart.eval.stats import mean_ci, paired_difference
 
 BASELINE = "scratch/full"   # from-scratch training always fine-tunes fully
 MIN_FACTOR = 1.1            # a saving below 1.1x is not reported: it would print as "1.0x"
-START_NAMES = {"pretrained": "pretraining", "baseline": "the baseline weights"}
+START_NAMES = {"pretrained": "pretraining", "baseline": "the baseline weights", "tfidf": "TF-IDF"}
+REFERENCE = "tfidf/logreg"  # text studies: TF-IDF + logistic regression on the same labels, the classic baseline
 
 
 def curve_name(record: dict[str, Any]) -> str:
@@ -67,26 +68,34 @@ def paired_gains(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     sorted by labels then curve.
     """
     cell = {(curve_name(r), r["budget"], r["seed"]): r for r in records}
-    rows = []
-    for curve, budget in sorted({(c, b) for c, b, _ in cell if c != BASELINE}):
-        base = baseline_of(curve)
-        seeds = sorted(s for c, b, s in cell if (c, b) == (curve, budget) and (base, budget, s) in cell)
-        if not seeds:
-            continue
-        ours, ref = [cell[(curve, budget, s)] for s in seeds], [cell[(base, budget, s)] for s in seeds]
-        d = paired_difference([r["accuracy"] for r in ours], [r["accuracy"] for r in ref])
-        has_val = all(r.get("val_accuracy") is not None for r in ours + ref)
-        val = paired_difference([r["val_accuracy"] for r in ours], [r["val_accuracy"] for r in ref]) \
-            if has_val else None
-        rows.append({"curve": curve, "baseline": base, "budget": budget,
-                     "labels": round(sum(r["labels"] for r in ours) / len(ours)),
-                     "gain": d.mean, "low": d.low, "high": d.high, "n": d.n, "seeds": seeds,
-                     "significant": d.excludes_zero if d.n > 1 else None,
-                     "mean": math.fsum(r["accuracy"] for r in ours) / len(ours),
-                     "scratch_mean": math.fsum(r["accuracy"] for r in ref) / len(ref),
-                     "val_gain": None if val is None else val.mean,
-                     "val_low": None if val is None else val.low})
+    rows = [row for curve, budget in sorted({(c, b) for c, b, _ in cell if c != BASELINE})
+            if (row := _paired(cell, curve, baseline_of(curve), budget)) is not None]
     return sorted(rows, key=lambda r: (r["labels"], r["curve"]))
+
+
+def versus(records: list[dict[str, Any]], curve: str, other: str, budget: str) -> dict[str, Any] | None:
+    """The paired gain of `curve` over any `other` curve at `budget` (a `paired_gains` row whose
+    baseline is `other`), seeds matched; None without common seeds."""
+    cell = {(curve_name(r), r["budget"], r["seed"]): r for r in records}
+    return _paired(cell, curve, other, budget)
+
+
+def _paired(cell: dict[tuple, dict[str, Any]], curve: str, base: str, budget: str) -> dict[str, Any] | None:
+    seeds = sorted(s for c, b, s in cell if (c, b) == (curve, budget) and (base, budget, s) in cell)
+    if not seeds:
+        return None
+    ours, ref = [cell[(curve, budget, s)] for s in seeds], [cell[(base, budget, s)] for s in seeds]
+    d = paired_difference([r["accuracy"] for r in ours], [r["accuracy"] for r in ref])
+    has_val = all(r.get("val_accuracy") is not None for r in ours + ref)
+    val = paired_difference([r["val_accuracy"] for r in ours], [r["val_accuracy"] for r in ref]) if has_val else None
+    return {"curve": curve, "baseline": base, "budget": budget,
+            "labels": round(sum(r["labels"] for r in ours) / len(ours)),
+            "gain": d.mean, "low": d.low, "high": d.high, "n": d.n, "seeds": seeds,
+            "significant": d.excludes_zero if d.n > 1 else None,
+            "mean": math.fsum(r["accuracy"] for r in ours) / len(ours),
+            "scratch_mean": math.fsum(r["accuracy"] for r in ref) / len(ref),
+            "val_gain": None if val is None else val.mean,
+            "val_low": None if val is None else val.low}
 
 
 def labels_to_match(scratch: list[dict[str, Any]], accuracy: float) -> tuple[float, str]:
@@ -199,8 +208,13 @@ def summarize(records: list[dict[str, Any]], *, budget: str | None = None) -> di
     gains = paired_gains(records)
     chosen = choose(gains, budget=budget)
     savings = [s for g in gains if (s := saving(all_curves, g["curve"], g["budget"]))]
-    return {"answer": answer_line(all_curves, gains, chosen), "curves": all_curves, "gains": gains,
-            "chosen": chosen, "savings": savings}
+    answer = answer_line(all_curves, gains, chosen)
+    reference = versus(records, chosen["curve"], REFERENCE, chosen["budget"]) \
+        if chosen and REFERENCE in all_curves else None
+    if reference is not None:  # text: what the pretrained model adds over the classic baseline
+        answer += f"; against the classic baseline: {describe(reference)}"
+    return {"answer": answer, "curves": all_curves, "gains": gains, "chosen": chosen, "savings": savings,
+            "reference": reference}
 
 
 def format_point(point: dict[str, Any]) -> str:

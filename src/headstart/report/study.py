@@ -28,6 +28,8 @@ TERMS = [
     ("full", "every weight (backbone and a new head) is trained on the labeled images from the start."),
     ("+ semi", ("fine-tuning also trained on the unlabeled rest of the data (consistency on confident "
                 "pseudo-labels); scratch + semi is the matching baseline.")),
+    ("tfidf/logreg", ("text: TF-IDF of character 2-5-grams and logistic regression (C=10), fit on the same "
+                      "labeled texts only; the classic few-label text baseline, no pretraining.")),
     ("paired gain", ("per seed, the pretrained cell's test accuracy minus the from-scratch cell's; both used the "
                      "same labeled subset and test images, so the pair shares its luck and the difference is "
                      "measured more precisely than two separate accuracies.")),
@@ -61,7 +63,8 @@ def write_report(*, out: Path, results: dict[str, Any], pretrained: Path, title:
     cells, gains = results["cells"], results.get("gains", [])
     sections = [
         ("How each figure was chosen", _choices(results)),
-        ("Terms", html.terms([t for t in TERMS if t[0] != "+ semi" or any("+" in c for c in results["curves"])])),
+        ("Terms", html.terms([t for t in TERMS if (t[0] != "+ semi" or any("+" in c for c in results["curves"]))
+                              and (t[0] != "tfidf/logreg" or t[0] in results["curves"])])),
         ("Paired gain over from scratch, per budget",
          html.figure(plots.paired_gains(gains, pdir / "paired_gain.png"),
                      "Paired gain of each pretrained strategy over from scratch at each budget: mean over seeds "
@@ -147,7 +150,7 @@ def _frozen(frozen: dict[str, Any] | None) -> str:
 def _cells_table(cells: list[dict[str, Any]], out: Path) -> str:
     rows = [[c["id"], curve_name(c), c["budget"], c["seed"], f"{c['labels']:,}",
              "—" if c.get("val_accuracy") is None else f"{c['val_accuracy']:.1%}", f"{c['accuracy']:.1%}",
-             f"{c['seconds']:.0f}", _relative(Path(c["run"]), out)] for c in cells]
+             f"{c['seconds']:.0f}", _relative(Path(c["run"]), out) if c.get("run") else "—"] for c in cells]
     return html.table(["cell", "start/strategy", "budget", "seed", "labels", "validation", "test", "seconds",
                        "folder"], rows)
 
@@ -191,7 +194,7 @@ def _training_curves(cells: list[dict[str, Any]], pretrained: Path, pdir: Path) 
                            "Pretraining: self-supervised loss per step" + (", and the online monitor's kNN accuracy."
                                                                              if "monitor/knn" in keys else "."))
     largest: dict[str, dict] = {}
-    for c in cells:
+    for c in (c for c in cells if c.get("run")):  # a TF-IDF cell trains no network: no curve
         name = curve_name(c)
         if name not in largest or (c["labels"], -c["seed"]) > (largest[name]["labels"], -largest[name]["seed"]):
             largest[name] = c

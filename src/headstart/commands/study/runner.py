@@ -22,7 +22,9 @@ from rich.table import Table
 from headstart.commands.pretrain import pretrain
 from headstart.commands.study.cells import Cell, plan_cells, run_cell
 from headstart.commands.study.frozen import frozen_knn, held_out_spec
+from headstart.commands.study.tfidf import run_tfidf_cell, tfidf_cells
 from headstart.config import to_yaml
+from headstart.data.text import is_text_spec
 from headstart.errors import HeadstartError
 from headstart.eval.gains import format_point, summarize
 from headstart.eval.study.config import StudyConfig
@@ -44,15 +46,24 @@ def run(cfg: StudyConfig) -> StudyResult:
     try:
         rundir.save_config(to_yaml(cfg))
         pretrained = pretrain_stage(cfg, rundir)
-        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, [cfg.seed + i for i in range(cfg.seeds)])
+        seeds = [cfg.seed + i for i in range(cfg.seeds)]
+        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds)
         records = run_cells(cfg, rundir, cells, pretrained)
+        text = is_text_spec(cfg.labeled or cfg.data)
+        if text:  # the classic few-label text baseline on the same label subsets
+            _stage("TF-IDF + logistic regression on the same labeled texts")
+            records += [run_tfidf_cell(c, rundir.path, data=cfg.labeled or cfg.data, test_data=cfg.test)
+                        for c in tfidf_cells(cfg.budgets, seeds)]
         summary = summarize(records)   # answer, curves, paired gains, choice on validation, savings
-        _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
-        frozen = frozen_knn(cfg, pretrained, rundir.path / "frozen_knn.json")
+        frozen = None
+        if not text:  # raw pixels and thumbnails: an image study's figures
+            _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
+            frozen = frozen_knn(cfg, pretrained, rundir.path / "frozen_knn.json")
         results = {**summary, "cells": records, "frozen_knn": frozen, "pretrain_run": str(pretrained),
                    "seconds": round(time.perf_counter() - start, 1)}
         rundir.write_results(results)
-        write_report(out=rundir.path, results=results, pretrained=pretrained, test_data=held_out_spec(cfg),
+        write_report(out=rundir.path, results=results, pretrained=pretrained,
+                     test_data=None if text else held_out_spec(cfg),
                      title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}")
         print_summary(summary["answer"], summary["curves"], frozen, rundir.path)
         return StudyResult(rundir.path, summary["answer"], summary["curves"], time.perf_counter() - start)
@@ -80,7 +91,7 @@ def pretrain_stage(cfg: StudyConfig, rundir: Run) -> Path:
               **cfg.pretrain_args}
     pretrain(data=cfg.data, model=cfg.model, method=cfg.method, out=out.path, seed=cfg.seed,
                        resume=resume, overwrite=not resume, progress=cfg.progress,
-                       val_data=cfg.test, **{k: v for k, v in kwargs.items() if v is not None})
+                       val_data=cfg.test or _text_monitor(cfg), **{k: v for k, v in kwargs.items() if v is not None})
     return out.path
 
 
@@ -91,7 +102,9 @@ def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str)
         common["test_data"] = cfg.test
     if cfg.image_size != "auto":
         common["image_size"] = cfg.image_size
-    by_start = {"scratch": {"from_": "scratch", "model": cfg.model},
+    tokenizer = pretrained / "tokenizer"  # a text run's: from scratch reads text as the pretrained model does
+    by_start = {"scratch": {"from_": "scratch", "model": cfg.model,
+                            "tokenizer": str(tokenizer) if (tokenizer / "tokenizer.json").is_file() else None},
                 "pretrained": {"from_": str(pretrained)},
                 "baseline": {"from_": cfg.baseline_weights, "model": cfg.baseline_model or cfg.model}}
     return {k: v for k, v in {**common, **by_start[start]}.items() if v is not None}
@@ -109,6 +122,12 @@ def run_cells(cfg: StudyConfig, rundir: Run, cells: list[Cell], pretrained: Path
             records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained, cell.budget)))
             progress.advance(task)
     return records
+
+
+def _text_monitor(cfg: StudyConfig) -> str | None:
+    """Text pretraining's kNN monitor reads the labeled pool (an image study's monitor takes --test)."""
+    labeled = cfg.labeled or cfg.data
+    return labeled if is_text_spec(labeled) and labeled != cfg.data else None
 
 
 def _stage(text: str) -> None:
