@@ -12,6 +12,7 @@ command of `headstart.commands`, imported on first use, so `import headstart` an
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import types
 from typing import Any
@@ -48,6 +49,10 @@ class _CallableExport(types.ModuleType):
 
     def __call__(self, **kwargs: Any) -> Any:
         return __getattr__("export")(**kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # the function's keyword-only options, for help() and IDEs
+        return inspect.signature(__getattr__("export"))
 
 
 class _Root(types.ModuleType):
