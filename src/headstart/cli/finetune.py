@@ -15,10 +15,13 @@ def main(cfg: FinetuneConfig) -> None:
     r = run(cfg)
     test = f"test accuracy {r.accuracy:.1%}, " if r.accuracy is not None else ""
     forgot = ""
-    if r.forgetting:
-        f = r.forgetting
+    f = r.forgetting or {}
+    if "before" in f:
         forgot = f", forgetting kNN {f['before']:.1%} -> {f['after']:.1%}"
         forgot += f" (blended {f['blended']:.1%})" if "blended" in f else ""
+    if "before" in f.get("perplexity", {}):  # text: the pretrained LM head on its held-out windows
+        p = f["perplexity"]
+        forgot += f", held-out perplexity {p['before']:.1f} -> {p['after']:.1f}"
     print(
         f"{r.strategy}: {test}validation {r.val_accuracy:.1%}, {r.trainable_share:.1%} of parameters trained"
         f"{forgot}; {r.steps} steps in {r.seconds:.0f} s -> {r.run}"

@@ -99,7 +99,7 @@ def finish(
         results.get("accuracy"),
         results["val_accuracy"],
         results["trainable_share"],
-        f if f and "before" in f else None,
+        f if f and ("before" in f or "perplexity" in f) else None,
         int(cfg.steps),
         round(seconds + time.perf_counter() - t0, 1),
     )

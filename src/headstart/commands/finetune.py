@@ -95,7 +95,8 @@ def finished_result(rundir: Run, step: int) -> FinetuneResult:
     r = rundir.results()
     forgetting = r.get("forgetting")
     return FinetuneResult(rundir.path, r["strategy"], r.get("accuracy"), r["val_accuracy"], r["trainable_share"],
-                          forgetting if forgetting and "before" in forgetting else None, step,
+                          forgetting if forgetting and ("before" in forgetting or "perplexity" in forgetting) else None,
+                          step,
                           float(r.get("seconds") or 0.0))
 
 
