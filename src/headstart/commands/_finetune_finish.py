@@ -147,7 +147,8 @@ def measure_forgetting(
     if cfg.from_ == "scratch":
         return None
     if not cfg.forgetting_data:
-        return {"skipped": "no labeled pretraining data known; pass --forgetting-data"}
+        return {"skipped": "no labeled pretraining data known; pass --forgetting-data (in a study: "
+                           "--finetune-args forgetting_data=...)"}
     try:
         bank, query = forgetting_sets(cfg.forgetting_data, seed=cfg.seed, opener=opener)
     except HeadstartError as err:

@@ -44,7 +44,8 @@ def forgetting_sets(
     if len(train) == 0 or not train.has_labels:
         raise HeadstartError(
             f"the forgetting data {spec} has no labels",
-            fix="pass --forgetting-data with class sub-folders or a labeled set",
+            fix="pass --forgetting-data with class sub-folders or a labeled set (in a study: --finetune-args "
+                "forgetting_data=...)",
         )
     test = open_split("test")
     if test.source == train.source or not test.has_labels:  # one labeled set: split it in halves
