@@ -62,10 +62,11 @@ def test_run__subset_json_is_written_and_resume_checks_it(tmp_path, ft_root):
     again = labeled_splits(cfg(data=str(ft_root), labels="50%"))
     assert recorded == json.loads(json.dumps(again.subset))
     assert len(recorded["train"]) + len(recorded["val"]) == 120
-    # --resume continues the run (to 4 steps) on the same subset; another subset is refused
+    # --resume continues the run (to 4 steps) on the same subset; another budget is refused by name
+    # (the run's saved config is its settings) before any other subset could be drawn
     run("50%", 4, resume=True)
     assert checkpoint_step(tmp_path / "a" / "checkpoints" / "last.ckpt") == 4
-    with pytest.raises(HeadstartError, match="label subset differs"):
+    with pytest.raises(HeadstartError, match="--labels 40% but the run used 50%"):
         run("40%", 6, resume=True)
 
 
