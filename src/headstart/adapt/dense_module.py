@@ -9,14 +9,12 @@ does for classification.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
 from headstart.adapt.dense_model import DenseModel
-from headstart.adapt.groups import finetune_param_groups
-from headstart.adapt.strategies.base import Strategy, freeze_frozen_norms
+from headstart.adapt.strategies.base import Strategy
+from headstart.adapt.strategy_hooks import StrategyHooks
 from headstart.data.dense.augment import dense_views
 from headstart.data.dense.dataset import IGNORE, DenseBatch
 from headstart.train.module import Plan, TrainingModule, TrainSettings
@@ -34,7 +32,7 @@ class DenseSettings(TrainSettings):
     flip_p: float = 0.5
 
 
-class DenseModule(TrainingModule):
+class DenseModule(StrategyHooks, TrainingModule):
     default_views = "supervised"
 
     def __init__(self, model: DenseModel, strategy: Strategy, cfg: DenseSettings, plan: Plan) -> None:
@@ -69,27 +67,5 @@ class DenseModule(TrainingModule):
             self.log(f"train/{name}", value, on_step=True, on_epoch=False, batch_size=b)
         return loss
 
-    def on_train_epoch_start(self) -> None:
-        self.strategy.on_epoch_start(self.dense, self.current_epoch)
-        self.train()  # re-applies the frozen-norm rule to groups the strategy (un)froze
-
-    def train(self, mode: bool = True) -> DenseModule:
-        super().train(mode)
-        if mode:
-            freeze_frozen_norms(self.backbone, every=self.strategy.keep_norm_statistics)
-        return self
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["headstart_strategy"] = {
-            k: getattr(self.strategy, k) for k in self.strategy.checkpointed if hasattr(self.strategy, k)
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        for k, v in checkpoint.get("headstart_strategy", {}).items():
-            setattr(self.strategy, k, v)
-
-    def param_groups(self) -> list[dict]:
-        return finetune_param_groups(self.dense, weight_decay=self.plan.weight_decay,
-                                     backbone_lr_mult=self.cfg.backbone_lr_mult, layer_decay=self.cfg.layer_decay)
+    def adapted(self):
+        return self.dense

@@ -7,14 +7,12 @@ in checkpoints) and adds the head, the labeled loss, validation accuracy, and th
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
-from headstart.adapt.groups import finetune_param_groups
 from headstart.adapt.head import Classifier
-from headstart.adapt.strategies.base import Strategy, freeze_frozen_norms
+from headstart.adapt.strategies.base import Strategy
+from headstart.adapt.strategy_hooks import StrategyHooks
 from headstart.data.views.inputs import model_input
 from headstart.data.views.recipes import ViewRecipe
 from headstart.train.module import Plan, TrainingModule, TrainSettings
@@ -31,7 +29,7 @@ class FinetuneSettings(TrainSettings):
     layer_decay: float = 1.0
 
 
-class FinetuneModule(TrainingModule):
+class FinetuneModule(StrategyHooks, TrainingModule):
     default_views = "supervised"
 
     def __init__(
@@ -88,31 +86,5 @@ class FinetuneModule(TrainingModule):
         )
         self.log("val/loss", F.cross_entropy(logits, labels), on_epoch=True, batch_size=b)
 
-    def on_train_epoch_start(self) -> None:
-        self.strategy.on_epoch_start(self.classifier, self.current_epoch)
-        self.train()  # re-applies the frozen-norm rule to groups the strategy (un)froze
-
-    def train(self, mode: bool = True) -> FinetuneModule:
-        super().train(mode)
-        if mode:
-            freeze_frozen_norms(self.backbone, every=self.strategy.keep_norm_statistics)
-        return self
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["headstart_strategy"] = {
-            k: getattr(self.strategy, k) for k in self.strategy.checkpointed if hasattr(self.strategy, k)
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        for k, v in checkpoint.get("headstart_strategy", {}).items():
-            setattr(self.strategy, k, v)
-
-    def param_groups(self) -> list[dict]:
-        return finetune_param_groups(
-            self.classifier,
-            weight_decay=self.plan.weight_decay,
-            backbone_lr_mult=self.cfg.backbone_lr_mult,
-            layer_decay=self.cfg.layer_decay,
-        )
+    def adapted(self):
+        return self.classifier
