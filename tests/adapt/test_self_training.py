@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from headstart.adapt.self_training import pseudo_labeled
+from headstart.adapt.config import FinetuneConfig
+from headstart.adapt.self_training import check_options, pseudo_labeled
 from headstart.errors import HeadstartError
 from tests.adapt.conftest import finetune_fast
 
@@ -64,10 +65,18 @@ def test_self_train__unlabeled_data_from_another_folder(tmp_path, ft_root):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"self_train": 1, "resume": True}, "--resume cannot continue a --self-train run"),
     ({"unlabeled_data": "somewhere"}, "--unlabeled-data is read by --self-train and --semi only"),
 ])
 def test_self_train__conflicting_options_are_refused(tmp_path, ft_root, options, message):
     with pytest.raises(HeadstartError, match=message):
         finetune_fast(tmp_path / "st", from_="scratch", model="headstart/resnet-mini", data=str(ft_root),
                       per_class=10, **options)
+
+
+def test_self_train__a_run_with_a_checkpoint_is_not_resumed():
+    """`--resume` on a fresh folder starts the run (the re-run-after-a-kill idiom); a run that has a
+    checkpoint reaches this check with its saved settings, and its rounds share that one checkpoint."""
+    resumed = FinetuneConfig(from_="scratch", model="headstart/resnet-mini", data="fashion-mnist",
+                             self_train=1, resume=True)
+    with pytest.raises(HeadstartError, match="--resume cannot continue a --self-train run"):
+        check_options(resumed)
