@@ -16,11 +16,18 @@ from headstart.eval.knn import knn_accuracy
 
 
 class Throughput(Callback):
-    """Logs images/s (global, all devices) over the last optimizer steps."""
+    """Logs images/s (global, all devices) over the last micro-batch; subclasses count other units
+    (`TokenThroughput`: real tokens)."""
 
-    def __init__(self, batch_size: int) -> None:
+    key = "img_s"
+
+    def __init__(self, batch_size: int | None = None) -> None:
         self.batch_size = batch_size
         self._t: float | None = None
+
+    def count(self, batch: Any) -> int:
+        """Units in this device's batch."""
+        return batch[0].shape[0]
 
     def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: Any, idx: int) -> None:
         if self._t is None:
@@ -29,8 +36,7 @@ class Throughput(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, out: Any, batch: Any, idx: int) -> None:
         now = time.perf_counter()
         if self._t is not None and idx > 0:  # the first batch pays one-off costs
-            per_device = batch[0].shape[0]
-            module.log("img_s", per_device * trainer.world_size / (now - self._t), prog_bar=True,
+            module.log(self.key, self.count(batch) * trainer.world_size / (now - self._t), prog_bar=True,
                        on_step=True, on_epoch=False, rank_zero_only=True)
         self._t = now
 

@@ -9,7 +9,6 @@ checkpoint.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import lightning as L
@@ -19,26 +18,20 @@ from lightning.pytorch.callbacks import Callback
 from headstart.eval.features import extract_features
 from headstart.eval.knn import knn_accuracy
 from headstart.eval.perplexity import heldout_perplexity
+from headstart.train.callbacks import Throughput
 
 
-class TokenThroughput(Callback):
+class TokenThroughput(Throughput):
     """Logs `tok_s`: real (non-padding) tokens per second, all devices, over the last micro-batch."""
 
+    key = "tok_s"
+
     def __init__(self, pad_id: int) -> None:
+        super().__init__()
         self.pad_id = pad_id
-        self._t: float | None = None
 
-    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: Any, idx: int) -> None:
-        if self._t is None:
-            self._t = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, out: Any, batch: Any, idx: int) -> None:
-        now = time.perf_counter()
-        if self._t is not None and idx > 0:  # the first batch pays one-off costs
-            tokens = int((batch[0] != self.pad_id).sum())
-            module.log("tok_s", tokens * trainer.world_size / (now - self._t), prog_bar=True,
-                       on_step=True, on_epoch=False, rank_zero_only=True)
-        self._t = now
+    def count(self, batch: Any) -> int:
+        return int((batch[0] != self.pad_id).sum())
 
 
 class TextMonitor(Callback):
