@@ -70,6 +70,16 @@ def disk_error(err: OSError, path: Path) -> HeadstartError:
     return HeadstartError(f"cannot write {path}: {err}", fix="check the output folder")
 
 
+def temp_folder_beside(folder: Path) -> Path:
+    """A new empty temporary folder next to `folder` (same disk, hidden `.NAME.*.tmp`), to fill and then
+    rename onto `folder`, so a folder is replaced whole or not at all; a disk error is a `HeadstartError`."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    except OSError as err:
+        raise disk_error(err, folder) from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from headstart.data.text.tokenizer import save_tokenizer
 from headstart.errors import HeadstartError
-from headstart.io import disk_error
+from headstart.io import disk_error, temp_folder_beside
 from headstart.run import Run
 
 
 def save_hf_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, folder: Path) -> Path:
     """`model.save_pretrained` + the tokenizer's files in `folder`, replaced whole or not at all."""
     folder = Path(folder)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    except OSError as err:
-        raise disk_error(err, folder) from None
+    tmp = temp_folder_beside(folder)
     try:
         plain = getattr(model, "_orig_mod", model)
         plain.save_pretrained(tmp, safe_serialization=True)

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from headstart.errors import HeadstartError
-from headstart.io import disk_error
+from headstart.io import disk_error, temp_folder_beside
 
 CACHE_VERSION = 1
 BATCH = 4096  # documents per encode_batch call (the Rust side runs them on all cores)
@@ -123,11 +122,7 @@ def _build(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, folder: Pat
     backend.no_truncation()  # documents are cut when served, not when cached
     backend.no_padding()
     dtype, pad_id = dtype_for(len(tokenizer)), pad_id_of(tokenizer)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    except OSError as err:
-        raise disk_error(err, folder) from None
+    tmp = temp_folder_beside(folder)
     try:
         offsets = np.zeros(len(texts) + 1, np.int64)
         with open(tmp / "ids.bin", "wb") as out, Progress(disable=len(texts) <= PROGRESS_ABOVE) as progress:
