@@ -83,7 +83,7 @@ def train_headstart(job: dict) -> dict:
     import headstart
 
     out = Path(job["out"])
-    common = {"data": "fashion-mnist", "model": job["model"], "method": job["method"], "batch_size": job["batch"],
+    common = {"data": job.get("data", "fashion-mnist"), "model": job["model"], "method": job["method"], "batch_size": job["batch"],
               "method_args": job["args"], "monitor": False, "progress": False, "overwrite": True, "seed": 0}
     probe = headstart.pretrain(**common, steps=PROBE_STEPS, out=out / "probe")
     steps = max(PROBE_STEPS, round(job["seconds"] * step_rate(probe.run) / job["batch"]))
@@ -142,17 +142,27 @@ def evaluate(model: str, weights: str | None, data: dict) -> dict:
     return {"knn": knn, "linear": probe.test_accuracy}
 
 
-def load_eval_data(eval_train: int) -> dict:
+def load_eval_data(eval_train: int, name: str = "fashion-mnist") -> dict:
     import numpy as np
 
     from headstart.data.idx import open_idx
     from headstart.data.subsets import split_train_val
 
-    train = open_idx("fashion-mnist", "train")
+    train = open_idx(name, "train")
     if eval_train < len(train):
         train = train.subset(np.random.default_rng(0).permutation(len(train))[:eval_train])
     split = split_train_val(np.arange(len(train)), train.labels, val_fraction=0.1, seed=0)
-    return {"train": train, "test": open_idx("fashion-mnist", "test"), "split": split}
+    return {"train": train, "test": open_idx(name, "test"), "split": split}
+
+
+def finetuned(model: str, weights: str | None, data: str, steps: int, out: Path) -> float:
+    """Test accuracy after full fine-tuning with 1% of the labels (seed 0), from the row's pretraining run
+    (from scratch for the random row): what the features are worth once the backbone trains too."""
+    import headstart
+
+    start = {"from_": weights} if weights else {"from_": "scratch", "model": model}
+    headstart.finetune(data=data, labels="1%", steps=steps, seed=0, out=out, overwrite=True, progress=False, **start)
+    return json.loads((out / "results.json").read_text())["accuracy"]
 
 
 def rows_to_run(methods: list[str], models: list[str]) -> list[tuple[str, str, str]]:
@@ -175,13 +185,13 @@ def table(rows: list[dict]) -> str:
     def f(v, fmt):
         return "-" if v is None else format(v, fmt)
 
-    lines = ["| method | model | impl | batch | steps | train s | img/s | peak RSS MiB | kNN@20 | linear |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| method | model | impl | batch | steps | train s | img/s | peak RSS MiB | kNN@20 | linear | fine-tuned 1% |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['method']} | {r['model'].split('/')[-1]} | {r['impl']} | {f(r.get('batch'), 'd')} | "
                      f"{f(r.get('steps'), 'd')} | "
                      f"{f(r.get('train_s'), '.0f')} | {f(r.get('img_s'), '.0f')} | {f(r.get('peak_rss_mib'), 'd')} | "
-                     f"{f(r.get('knn'), '.4f')} | {f(r.get('linear'), '.4f')} |")
+                     f"{f(r.get('knn'), '.4f')} | {f(r.get('linear'), '.4f')} | {f(r.get('finetuned'), '.4f')} |")
     return "\n".join(lines)
 
 
@@ -211,6 +221,11 @@ def main() -> None:
                    help="hyper-parameters for the headstart rows (tuning), as `headstart pretrain --method-args`")
     p.add_argument("--impls", nargs="+", default=["random", "headstart", "lightly"],
                    choices=["random", "headstart", "lightly"], help="which rows to run")
+    p.add_argument("--data", default="fashion-mnist",
+                   help="named IDX set to pretrain and evaluate on (mnist: run bench/get_mnist.py, then "
+                        "HEADSTART_DATA=bench/data)")
+    p.add_argument("--finetune-steps", type=int, default=0,
+                   help="also fine-tune each row fully with 1%% of the labels for this many steps (0: no)")
     p.add_argument("--out", type=Path, default=OUT / "methods.json")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows --out already holds (same --minutes) and run only the missing ones")
@@ -221,7 +236,7 @@ def main() -> None:
     methods = a.methods or list_methods()
     rows = resumed_rows(a.out, a.minutes) if a.resume else []
     done = {(r["method"], r["model"], r["impl"]) for r in rows}
-    data = load_eval_data(a.eval_train)
+    data = load_eval_data(a.eval_train, a.data)
     overrides = dict(kv.split("=", 1) for kv in a.method_args)
     for impl, model, method in rows_to_run(methods, a.models):
         if impl not in a.impls or (method, model, impl) in done:  # random rows: method "-"
@@ -236,6 +251,7 @@ def main() -> None:
         if impl != "random":
             row["batch"] = batch_for(model, a.batch_size)
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
+                   "data": a.data,
                    "batch": row["batch"], "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
             try:
                 row.update(run_job(job))
@@ -244,10 +260,13 @@ def main() -> None:
                 rows.append({**row, "error": str(e).splitlines()[0]})
                 continue
         row.update(evaluate(model, row.get("weights"), data))
+        if a.finetune_steps and impl != "lightly":
+            row["finetuned"] = finetuned(model, row.get("weights"), a.data, a.finetune_steps,
+                                         a.out.parent / "methods_runs" / f"ft-{method}-{model.split('/')[-1]}-{impl}")
         rows.append(row)
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size or BATCH, "eval_train": a.eval_train,
-                           "rows": rows})
+                           "data": a.data, "finetune_steps": a.finetune_steps, "rows": rows})
     print(table(rows))
 
 

@@ -61,6 +61,25 @@ def test_study__resume_reuses_finished_cells(study_run, fmnist_folder):
     assert all(after[k] == before[k] for k in before if k != redo)  # finished cells were not
 
 
+def test_study__semi_cells_fixed_answer_budget_and_no_leftover_checkpoints(study_run, fmnist_folder, tmp_path):
+    import headstart
+
+    result, test_folder = study_run
+    out = tmp_path / "semi"
+    semi = headstart.study(data=str(fmnist_folder), test=str(test_folder), from_=str(result.run / "pretrain"),
+                           budgets=["5/class", "20/class"], seeds=1, strategies=["full"], semi=["fixmatch"],
+                           answer_budget="5/class", finetune_steps=4, finetune_args={"batch_size": 8},
+                           out=out, progress=False)
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted(c["id"] for c in cells if c["budget"] == "5/class") == [
+        "pretrained-full+fixmatch-5pc-s0", "pretrained-full-5pc-s0", "scratch-full+fixmatch-5pc-s0",
+        "scratch-full-5pc-s0"]
+    assert {c["semi"] for c in cells} == {None, "fixmatch"}
+    assert "at 20 labels" in semi.answer and "80 labels" not in semi.answer.split(";")[0]   # the fixed budget
+    runs = [out / "finetune" / c["id"] for c in cells]
+    assert all((r / "results.json").is_file() and not (r / "checkpoints").exists() for r in runs)
+
+
 def test_report__renders_in_headless_chromium(study_run, tmp_path):
     result, _ = study_run
     dom = dump_dom(result.run / "report.html", tmp_path / "profile")

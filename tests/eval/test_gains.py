@@ -165,3 +165,18 @@ def test_paired_gains__semi_supervised_cells_pair_with_scratch_under_the_same_re
     assert describe(pool).startswith("at 600 labels, scratch + full + fixmatch beats scratch by +4.0 points")
     assert describe(pre).startswith("no significant difference at 600 labels between pretraining + full + "
                                     "fixmatch and scratch + fixmatch")
+
+
+def test_summarize__fixed_budget_and_semi_answer_says_what_both_add_against_plain_scratch():
+    base = [r for r in study_records() if r["budget"] == "1%" and r["strategy"] == "full"]
+    adds = {"scratch": [0.020, 0.022, 0.018], "pretrained": [0.030, 0.031, 0.029]}
+    vals = {"scratch": 0.01, "pretrained": 0.05}   # validation prefers pretrained + fixmatch over plain full
+    semi = [r | {"semi": "fixmatch", "accuracy": r["accuracy"] + adds[r["start"]][r["seed"]],
+                 "val_accuracy": r["val_accuracy"] + vals[r["start"]]} for r in base]
+    summary = summarize(study_records() + semi, budget="1%")
+    assert summary["chosen"]["curve"] == "pretrained/full+fixmatch" and summary["chosen"]["budget"] == "1%"
+    # pretraining under fixmatch: 86.4+3.0 vs 83.4+2.0 etc. -> +4.0 / +4.0 / +3.9 points
+    assert summary["answer"].startswith("at 600 labels, pretraining + full + fixmatch beats scratch + fixmatch by "
+                                        "+4.0 points")
+    together = summary["answer"].split("against plain from scratch: ")[1]
+    assert together.startswith("at 600 labels, pretraining + full + fixmatch beats scratch by +6.0 points")

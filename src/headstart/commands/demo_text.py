@@ -12,6 +12,7 @@ import time
 import torch
 
 from headstart.commands.study import run as run_study
+from headstart.commands.study.runner import saved_or_planned
 from headstart.eval.study.config import DemoConfig, StudyConfig
 from headstart.models.text import create_text_backbone
 
@@ -57,16 +58,18 @@ def plan(minutes: float) -> dict:
     return {"pretrain_steps": max(50, pretrain_steps), "finetune_steps": steps, "seconds_per_token": per_token}
 
 
-def run(cfg: DemoConfig):
+def study_plan(cfg: DemoConfig) -> StudyConfig:
     sizes = plan(cfg.minutes)
     print(f"demo --text: {sizes['seconds_per_token'] * 1e6:.0f} µs per training token here -> pretraining "
           f"{sizes['pretrain_steps']} steps; fine-tuning steps per cell: "
           + ", ".join(f"{b} {n}" for b, n in sizes["finetune_steps"].items()))
-    study_cfg = StudyConfig(
+    return StudyConfig(
         data=DATA, labeled=LABELED, model=MODEL, method=METHOD, budgets=BUDGETS, seeds=SEEDS, strategies=STRATEGIES,
         pretrain_steps=sizes["pretrain_steps"], finetune_steps_by_budget=sizes["finetune_steps"], batch_size=BATCH,
         pretrain_args={"seq_len": SEQ_LEN}, finetune_args={"batch_size": FT_BATCH, "seq_len": FT_SEQ_LEN},
-        out=cfg.out, seed=cfg.seed,
-        resume=cfg.resume and (cfg.out / "config.yaml").is_file() and not cfg.overwrite, overwrite=cfg.overwrite,
-        progress=cfg.progress)
-    return run_study(study_cfg)
+        out=cfg.out, seed=cfg.seed, resume=False, overwrite=cfg.overwrite, progress=cfg.progress)
+
+
+def run(cfg: DemoConfig):
+    return run_study(saved_or_planned(lambda: study_plan(cfg), out=cfg.out, resume=cfg.resume,
+                                      overwrite=cfg.overwrite, progress=cfg.progress, who="demo --text"))

@@ -213,6 +213,8 @@ def summarize(records: list[dict[str, Any]], *, budget: str | None = None) -> di
         if chosen and REFERENCE in all_curves else None
     if reference is not None:  # text: what the pretrained model adds over the classic baseline
         answer += f"; against the classic baseline: {describe(reference)}"
+    if chosen and "+" in chosen["curve"] and (both := versus(records, chosen["curve"], BASELINE, chosen["budget"])):
+        answer += f"; pretraining and the unlabeled pool together, against plain from scratch: {describe(both)}"
     return {"answer": answer, "curves": all_curves, "gains": gains, "chosen": chosen, "savings": savings,
             "reference": reference}
 

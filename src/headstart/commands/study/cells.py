@@ -26,11 +26,13 @@ class Cell:
     strategy: str     # fine-tuning strategy
     budget: str       # "10/class" | "1%" | "600"
     seed: int
+    semi: str | None = None   # a --semi method: the cell also trains on the unlabeled rest of the pool
 
     @property
     def id(self) -> str:
         slug = self.budget.replace("/class", "pc").replace("%", "pct").replace(".", "_")
-        return f"{self.start}-{self.strategy}-{slug}-s{self.seed}"
+        semi = f"+{self.semi}" if self.semi else ""
+        return f"{self.start}-{self.strategy}{semi}-{slug}-s{self.seed}"
 
 
 def budget_args(budget: str) -> dict[str, Any]:
@@ -42,20 +44,27 @@ def budget_args(budget: str) -> dict[str, Any]:
     raise HeadstartError(f"bad label budget {budget!r}", fix="use N/class (10/class), a share (1%) or a count (600)")
 
 
-def plan_cells(starts: list[str], strategies: list[str], budgets: list[str], seeds: list[int]) -> list[Cell]:
-    """From scratch always trains fully; pretrained starts use each strategy. Cheap cells first."""
+def plan_cells(starts: list[str], strategies: list[str], budgets: list[str], seeds: list[int],
+               semi: list[str] = ()) -> list[Cell]:
+    """From scratch always trains fully; pretrained starts use each strategy; each of those once more
+    per `semi` method (a frozen backbone cannot learn from the pool: `linear` gets no semi cell).
+    Cheap cells first: budget by budget, seed by seed."""
     cells = []
     for budget in budgets:
         budget_args(budget)  # fail early on a bad budget
         for seed in seeds:
-            for start in starts:
-                for strategy in (["full"] if start == "scratch" else strategies):
-                    cells.append(Cell(start, strategy, budget, seed))
+            for method in [None, *semi]:
+                for start in starts:
+                    for strategy in (["full"] if start == "scratch" else strategies):
+                        if not (method and strategy == "linear"):
+                            cells.append(Cell(start, strategy, budget, seed, method))
     return cells
 
 
-def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Fine-tune one cell (unless its result is cached) and return its result record."""
+def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any], *, keep_checkpoints: bool = True
+             ) -> dict[str, Any]:
+    """Fine-tune one cell (unless its result is cached) and return its result record; without
+    `keep_checkpoints` the finished cell's checkpoints go (its figures, results and weights stay)."""
     result_file = folder / "cells" / f"{cell.id}.json"
     if result_file.is_file():
         return json.loads(result_file.read_text())
@@ -63,9 +72,13 @@ def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any]) -> dict[
     if out.exists():
         shutil.rmtree(out)  # a half-finished cell from an interrupted study: start it again
     start = time.perf_counter()
+    semi = {"semi": cell.semi} if cell.semi else {}
     finetune(out=out, seed=cell.seed, strategy=cell.strategy, progress=False, overwrite=True,
-                       **budget_args(cell.budget), **finetune_kwargs)
-    results = Run(out).results()
+             **budget_args(cell.budget), **semi, **finetune_kwargs)
+    run = Run(out)
+    results = run.results()
+    if not keep_checkpoints:
+        shutil.rmtree(run.checkpoints, ignore_errors=True)
     record = {**asdict(cell), "id": cell.id, "accuracy": float(results["accuracy"]),
               "val_accuracy": float(results["val_accuracy"]),
               "labels": count_labels(out), "seconds": round(time.perf_counter() - start, 1), "run": str(out)}

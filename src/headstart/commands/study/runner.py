@@ -4,6 +4,7 @@ ladder from scratch / pretrained / baseline weights, aggregate over seeds, answe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from headstart.commands.pretrain import pretrain
 from headstart.commands.study.cells import Cell, plan_cells, run_cell
 from headstart.commands.study.frozen import frozen_knn, held_out_spec
 from headstart.commands.study.tfidf import run_tfidf_cell, tfidf_cells
-from headstart.config import to_yaml
+from headstart.config import from_yaml, to_yaml
 from headstart.data.text import is_text_spec
 from headstart.errors import HeadstartError
 from headstart.eval.gains import format_point, summarize
@@ -47,14 +48,15 @@ def run(cfg: StudyConfig) -> StudyResult:
         rundir.save_config(to_yaml(cfg))
         pretrained = pretrain_stage(cfg, rundir)
         seeds = [cfg.seed + i for i in range(cfg.seeds)]
-        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds)
+        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds, cfg.semi)
         records = run_cells(cfg, rundir, cells, pretrained)
         text = is_text_spec(cfg.labeled or cfg.data)
         if text:  # the classic few-label text baseline on the same label subsets
             _stage("TF-IDF + logistic regression on the same labeled texts")
             records += [run_tfidf_cell(c, rundir.path, data=cfg.labeled or cfg.data, test_data=cfg.test)
                         for c in tfidf_cells(cfg.budgets, seeds)]
-        summary = summarize(records)   # answer, curves, paired gains, choice on validation, savings
+        # answer, curves, paired gains, choice on validation, savings
+        summary = summarize(records, budget=cfg.answer_budget)
         frozen = None
         if not text:  # raw pixels and thumbnails: an image study's figures
             _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
@@ -69,6 +71,19 @@ def run(cfg: StudyConfig) -> StudyResult:
         return StudyResult(rundir.path, summary["answer"], summary["curves"], time.perf_counter() - start)
     finally:
         rundir.release()
+
+
+def saved_or_planned(planned: Callable[[], StudyConfig], *, out: Path, resume: bool, overwrite: bool,
+                     progress: bool, who: str = "demo") -> StudyConfig:
+    """The plan (config) an earlier study saved in `out`, said so and resumed, else `planned()`: a re-run
+    reads every finished part instead of planning anew and then reporting the old results under a new plan."""
+    saved = out / "config.yaml"
+    if resume and not overwrite and saved.is_file():
+        print(f"{who}: re-using the plan and every finished part of the earlier run in {out} (pass --overwrite "
+              "to plan and run anew)", flush=True)
+        return from_yaml(StudyConfig, saved).model_copy(update={"resume": True, "overwrite": False,
+                                                                 "progress": progress})
+    return planned()
 
 
 def starts(cfg: StudyConfig) -> list[str]:
@@ -118,8 +133,10 @@ def run_cells(cfg: StudyConfig, rundir: Run, cells: list[Cell], pretrained: Path
     with Progress(*columns, disable=not cfg.progress, transient=False) as progress:
         task = progress.add_task("", total=len(cells))
         for cell in cells:
-            progress.update(task, description=f"{cell.start}/{cell.strategy} · {cell.budget} · seed {cell.seed}")
-            records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained, cell.budget)))
+            semi = f"+{cell.semi}" if cell.semi else ""
+            progress.update(task, description=f"{cell.start}/{cell.strategy}{semi} · {cell.budget} · seed {cell.seed}")
+            records.append(run_cell(cell, rundir.path, finetune_kwargs(cfg, cell.start, pretrained, cell.budget),
+                                    keep_checkpoints=cfg.keep_checkpoints))
             progress.advance(task)
     return records
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -33,16 +33,24 @@ class StudyConfig(RunOptions):
     finetune_steps_by_budget: dict[str, int] = Field({}, description="fine-tuning steps per cell of a budget, "
                                                      "BUDGET=STEPS (e.g. 10%=600); others: --finetune-steps")
     finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
+    semi: list[Literal["fixmatch", "flexmatch", "freematch"]] = Field([], description="also fine-tune every start with these --semi methods (fixmatch, "
+                            "flexmatch, freematch) on the unlabeled rest of the pool: separates what pretraining "
+                            "adds from what the unlabeled pool adds at fine-tune time")
+    answer_budget: str | None = Field(None, description="the budget the answer line is about, fixed before the run "
+                                      "(e.g. 1%); unset: the one validation accuracy picks")
+    keep_checkpoints: bool = Field(False, description="keep each finished fine-tuning cell's checkpoints "
+                                   "(off: only its figures and results stay, the run folder stays small)")
     image_size: int | str = Field("auto", description="input side (auto: the data's)")
     batch_size: int = Field(256, ge=2, description="pretraining batch size")
 
 
 class DemoConfig(Config):
-    """`headstart demo`: the head-start study on Fashion-MNIST, sized from a timing of this machine to finish
-    in about --minutes (12 by default; 13 measured on 2 CPU cores, set-up excluded)."""
+    """`headstart demo`: the head-start study on Fashion-MNIST at 1% of the labels, its plan fixed before it runs
+    and sized from a timing of this machine to finish in about --minutes (set-up excluded)."""
 
     out: Path = Field(Path("runs/demo"), description="run folder")
-    resume: bool = Field(True, description="reuse finished parts of an earlier demo in --out")
+    resume: bool = Field(True, description="reuse the plan and every finished part of an earlier demo "
+                         "in --out")
     overwrite: bool = Field(False, description="start over in --out")
     minutes: float = Field(12.0, gt=0, description="rough time budget; sets pretraining and fine-tuning lengths")
     text: bool = Field(False, description="the text study instead: bert-mini MLM on the fortunes corpus, fine-tuned "
