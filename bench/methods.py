@@ -85,8 +85,11 @@ def train_headstart(job: dict) -> dict:
     out = Path(job["out"])
     common = {"data": job.get("data", "fashion-mnist"), "model": job["model"], "method": job["method"], "batch_size": job["batch"],
               "method_args": job["args"], "monitor": False, "progress": False, "overwrite": True, "seed": 0}
-    probe = headstart.pretrain(**common, steps=PROBE_STEPS, out=out / "probe")
-    steps = max(PROBE_STEPS, round(job["seconds"] * step_rate(probe.run) / job["batch"]))
+    if job.get("steps"):   # --steps-like: the step count another table measured for this budget
+        steps = job["steps"]
+    else:
+        probe = headstart.pretrain(**common, steps=PROBE_STEPS, out=out / "probe")
+        steps = max(PROBE_STEPS, round(job["seconds"] * step_rate(probe.run) / job["batch"]))
     start = time.perf_counter()
     result = headstart.pretrain(**common, steps=steps, out=out / "run")
     return {"steps": steps, "train_s": time.perf_counter() - start, "img_s": step_rate(result.run),
@@ -224,6 +227,9 @@ def main() -> None:
     p.add_argument("--data", default="fashion-mnist",
                    help="named IDX set to pretrain and evaluate on (mnist: run bench/get_mnist.py, then "
                         "HEADSTART_DATA=bench/data)")
+    p.add_argument("--steps-like", type=Path, default=None,
+                   help="take each row's step count from this earlier table (e.g. the Fashion-MNIST one for the "
+                        "MNIST rows: same images size and model, so the same CPU-minutes) instead of timing")
     p.add_argument("--finetune-steps", type=int, default=0,
                    help="also fine-tune each row fully with 1%% of the labels for this many steps (0: no)")
     p.add_argument("--out", type=Path, default=OUT / "methods.json")
@@ -238,6 +244,8 @@ def main() -> None:
     done = {(r["method"], r["model"], r["impl"]) for r in rows}
     data = load_eval_data(a.eval_train, a.data)
     overrides = dict(kv.split("=", 1) for kv in a.method_args)
+    like = {} if a.steps_like is None else {(r["method"], r["model"]): r.get("steps")
+                                            for r in json.loads(a.steps_like.read_text())["rows"] if r["impl"] == "headstart"}
     for impl, model, method in rows_to_run(methods, a.models):
         if impl not in a.impls or (method, model, impl) in done:  # random rows: method "-"
             continue
@@ -251,7 +259,7 @@ def main() -> None:
         if impl != "random":
             row["batch"] = batch_for(model, a.batch_size)
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
-                   "data": a.data,
+                   "data": a.data, "steps": like.get((method, model)),
                    "batch": row["batch"], "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
             try:
                 row.update(run_job(job))
@@ -266,7 +274,7 @@ def main() -> None:
         rows.append(row)
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size or BATCH, "eval_train": a.eval_train,
-                           "data": a.data, "finetune_steps": a.finetune_steps, "rows": rows})
+                           "data": a.data, "steps": like.get((method, model)), "finetune_steps": a.finetune_steps, "rows": rows})
     print(table(rows))
 
 
