@@ -94,6 +94,7 @@ def test_dedup__exact_groups_planted_copies(planted, tmp_path):
     found = groups_of(out)
     assert sorted(map(sorted, found)) == sorted(sorted(p) for p in pairs)
     assert {float(r["similarity"]) for r in rows(out)} == {1.0}
+    assert sorted(r["keep"] for r in rows(out)) == ["0"] * 3 + ["1"] * 3
 
 
 def test_dedup__near_duplicates_contain_planted(planted, pretrained_run, tmp_path):
@@ -106,6 +107,10 @@ def test_dedup__near_duplicates_contain_planted(planted, pretrained_run, tmp_pat
         assert any({a, b} <= g for g in found)
     for r in rows(out):
         assert 0.9999 - 1e-6 <= float(r["similarity"]) <= 1 + 1e-5
+    keep = {}
+    for r in rows(out):  # the representative opens its group and is the one image kept
+        keep.setdefault(r["group"], []).append(r["keep"])
+    assert all(k == ["1"] + ["0"] * (len(k) - 1) for k in keep.values())
 
 
 def test_dedup__similarity_needs_a_run(planted, tmp_path, capsys):

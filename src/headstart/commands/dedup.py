@@ -3,8 +3,9 @@
     headstart dedup --run runs/fm --data ./images --threshold 0.95 --out duplicates.csv
     headstart dedup --data ./images --exact --out duplicates.csv
 
-CSV: `group,path,similarity`; the first row of each group is its representative (similarity
-1.0, the lowest row), the others carry their cosine to it (1.0 for exact duplicates).
+CSV: `group,path,similarity,keep`; the first row of each group is its representative, the image
+to keep (similarity 1.0, keep 1); the others (keep 0) carry their cosine to it, at least the
+threshold (1.0 for exact duplicates, whose representative is the first path).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from headstart.run import Run
 def duplicates_csv(groups: list[list[tuple[str, float]]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["group", "path", "similarity"])
+    w.writerow(["group", "path", "similarity", "keep"])
     for g, members in enumerate(groups):
-        w.writerows((g, path, f"{sim:.6f}") for path, sim in members)
+        w.writerows((g, path, f"{sim:.6f}", int(i == 0)) for i, (path, sim) in enumerate(members))
     return buf.getvalue()
 
 
@@ -60,4 +61,4 @@ def run(cfg: DedupConfig) -> Path:
 
 dedup = api_function(DedupConfig, run, "dedup",
                      "Group near-duplicate (or, with exact, byte-identical) images; writes the CSV "
-                     "(group, path, similarity), returns its path.")
+                     "(group, path, similarity, keep), returns its path.")

@@ -54,7 +54,9 @@ class DedupConfig(Config):
     exact: bool = Field(
         False, description="group files with identical content (hash) instead of similar embeddings"
     )
-    out: Path = Field(Path("duplicates.csv"), description="CSV to write (group,path,similarity)")
+    out: Path = Field(
+        Path("duplicates.csv"), description="CSV to write (group,path,similarity,keep: 1 on the image to keep)"
+    )
     batch_size: int = Field(512, ge=1, description="images per forward pass")
     on_bad_image: Literal["skip", "fail"] = Field(
         "skip", description="skip unreadable images with a warning, or stop"

@@ -1,12 +1,25 @@
 """Near-duplicates by embedding cosine, exact duplicates by file content.
 
-`near_duplicates` compares all pairs in `(chunk, chunk)` blocks of `X @ X.T` (upper triangle
-only, so N^2 / 2 dot products and never an N x N matrix), keeps the pairs at or above the
-threshold and joins them with a vectorised union-find (hooking roots to the smaller root,
-Shiloach & Vishkin 1982), so a group is a connected component of the similarity graph: a
-chain a~b~c groups a and c even when cos(a, c) is below the threshold, which each member's
-similarity to the representative makes visible. Exact all-pairs work is O(N^2 D), so 1M rows
-take 100 times as long as 100k (timed by bench/selection_scale.py --dedup).
+`near_duplicates` groups rows by greedy leader clustering ("star" cover): every row with at
+least one neighbour at or above the threshold is ranked by how many it has (ties: lowest row);
+in that order each row not yet in a group leads a new one and takes every ungrouped row within
+the threshold of it. So EVERY member is within the threshold of its group's representative,
+which is the image to keep. Why a leader and not the connected components of the similarity
+graph (single link): components chain, a~b, b~c put a and c together however far apart they
+are, and on a blurry embedding one component swallows a large share of the data. Why not
+complete link (every pair within the threshold): its agglomeration needs the pairwise matrix
+of the candidate rows or O(N^2) merges, while the leader needs one pass over the pairs to count
+neighbours and then one `(M, D)` product per group (M: rows with a neighbour); its guarantee
+still bounds any two members of a group: cos >= 2 t^2 - 1 (the angle to the leader at most
+doubles). What is kept (the representatives and every ungrouped row) holds no two rows within
+the threshold of each other: a later leader was still free when an earlier one took its
+neighbours. Starting from the row with the most neighbours makes the representative the most
+central row of a dense patch, and a duplicate pair (a row and its copy, one neighbour each)
+a group of its own.
+
+Counting neighbours compares all pairs in `(chunk, chunk)` blocks of `X @ X.T` (upper
+triangle only, so N^2 / 2 dot products and never an N x N matrix). Exact all-pairs work is
+O(N^2 D), so 1M rows take 100 times as long as 100k (timed by bench/selection_scale.py --dedup).
 
 `exact_duplicates` groups files by size first and hashes (blake2b, read in 1 MiB chunks)
 only files that share a size: first their first 64 KiB, then the whole file.
@@ -32,8 +45,8 @@ READ_BYTES = 1 << 20
 
 @dataclass
 class DuplicateGroup:
-    """representative: its row; members: rows, representative first then ascending;
-    similarity: each member's cosine to the representative (1.0 for itself)."""
+    """representative: its row (the image to keep); members: rows, representative first then
+    ascending; similarity: each member's cosine to the representative (1.0 for itself)."""
 
     representative: int
     members: list[int]
@@ -54,38 +67,42 @@ def similar_pairs(
             yield a + i, b + j
 
 
-def find(parent: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
-    """Roots of `nodes` (parent[r] == r), following parents until nothing changes."""
-    roots = parent[nodes]
-    while not torch.equal(up := parent[roots], roots):
-        roots = up
-    return roots
+def neighbour_counts(x: torch.Tensor, threshold: float, chunk: int) -> torch.Tensor:
+    """int64 `(N,)`: how many other rows each unit-norm row has at cosine >= threshold."""
+    counts = torch.zeros(len(x), dtype=torch.long)
+    for a, b in similar_pairs(x, threshold, chunk):
+        counts += torch.bincount(a, minlength=len(x)) + torch.bincount(b, minlength=len(x))
+    return counts
 
 
-def union(parent: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
-    """Join the sets of a[i] and b[i] for every i, in place; a root always hooks to a smaller one."""
-    while len(a):
-        ra, rb = find(parent, a), find(parent, b)
-        apart = ra != rb
-        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
-        parent.scatter_reduce_(0, torch.maximum(ra, rb), torch.minimum(ra, rb), reduce="amin")
+def leader_groups(x: torch.Tensor, counts: torch.Tensor, threshold: float) -> list[DuplicateGroup]:
+    """Greedy leaders over the rows with a neighbour, most neighbours first (ties: lowest row).
 
-
-def _group(x: torch.Tensor, rows: torch.Tensor) -> DuplicateGroup:
-    """The most central row (highest mean cosine to the others; ties: lowest index) represents."""
-    local = x[rows]  # (m, D)
-    centrality = (local * (local.sum(dim=0, keepdim=True) - local)).sum(dim=1)  # (m,) sum of cosines
-    rep = int(rows[int((centrality >= centrality.max() - 1e-6).nonzero()[0])])
-    members = [rep] + [int(r) for r in rows if r != rep]
-    similarity = (x[members] @ x[rep]).tolist()
-    similarity[0] = 1.0
-    return DuplicateGroup(rep, members, similarity)
+    A leader takes every ungrouped candidate within `threshold` of it; one left alone (its
+    neighbours all joined earlier groups) is no group. Members: leader first, then ascending.
+    """
+    rows = (counts > 0).nonzero().flatten()  # (M,) ascending
+    local = x[rows]  # (M, D)
+    free = torch.ones(len(rows), dtype=torch.bool)
+    groups = []
+    for i in torch.sort(counts[rows], descending=True, stable=True).indices.tolist():
+        if not free[i]:
+            continue
+        sim = local @ local[i]  # (M,)
+        take = free & (sim >= threshold)
+        take[i], free[i] = False, False
+        free &= ~take
+        if take.any():
+            others = take.nonzero().flatten()
+            groups.append(DuplicateGroup(int(rows[i]), [int(rows[i])] + rows[others].tolist(),
+                                         [1.0] + sim[others].tolist()))
+    return sorted(groups, key=lambda g: min(g.members))
 
 
 def near_duplicates(
     embeddings: torch.Tensor, threshold: float = 0.95, chunk: int = 4096
 ) -> list[DuplicateGroup]:
-    """Groups of rows whose cosine similarity is at or above `threshold`, chained transitively.
+    """Groups of rows within cosine `threshold` of their group's representative (greedy leaders).
 
     Args:
         embeddings: `(N, D)` one row per image.
@@ -93,7 +110,8 @@ def near_duplicates(
         chunk: rows per block; a block is a `(chunk, chunk)` float matrix (64 MiB at 4096).
 
     Returns:
-        Groups of two or more rows, ordered by their lowest row.
+        Groups of two or more rows, ordered by their lowest row; in each, the representative (the
+        row to keep) comes first, and every member's similarity to it is at least `threshold`.
 
     Example:
         >>> for g in near_duplicates(emb, threshold=0.97): print(g.representative, g.members)
@@ -102,15 +120,7 @@ def near_duplicates(
     if not 0 < threshold <= 1:
         raise HeadstartError(f"threshold must be a cosine in (0, 1], got {threshold}", fix="e.g. 0.95")
     x = normalize(embeddings)
-    parent = torch.arange(len(x))
-    for a, b in similar_pairs(x, threshold, max(1, chunk)):
-        union(parent, a, b)
-    roots = find(parent, torch.arange(len(x)))
-    size = torch.bincount(roots, minlength=len(x))
-    grouped = (size[roots] > 1).nonzero().flatten()  # ascending rows
-    grouped = grouped[torch.sort(roots[grouped], stable=True).indices]  # by root, rows ascending
-    counts = torch.unique_consecutive(roots[grouped], return_counts=True)[1]
-    return [_group(x, rows) for rows in torch.split(grouped, counts.tolist())]
+    return leader_groups(x, neighbour_counts(x, threshold, max(1, chunk)), threshold)
 
 
 def kept_rows(groups: Sequence[DuplicateGroup], n_rows: int) -> torch.Tensor:
