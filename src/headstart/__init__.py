@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 _API = {
     "pretrain": "headstart.commands.pretrain",
     "finetune": "headstart.commands.finetune",
+    "align": "headstart.commands.align",
+    "generate": "headstart.commands.generate",
     "evaluate": "headstart.commands.evaluate",
     "predict": "headstart.commands.predict",
     "embed": "headstart.commands.embed",

@@ -15,7 +15,8 @@ from headstart.config import Config
 from headstart.models.family import ModelNameOrAuto
 from headstart.train.config import Auto, TrainerOptions
 
-STRATEGY_HELP = "linear | full | lp-ft | lora | freeze; auto: full from scratch, else lp-ft"
+STRATEGY_HELP = ("linear | full | lp-ft | lora | qlora | freeze; auto: full from scratch, else lp-ft "
+                 "(--task instruct: full)")
 
 
 class FinetuneConfig(TrainerOptions):
@@ -27,9 +28,10 @@ class FinetuneConfig(TrainerOptions):
     model: ModelNameOrAuto = Field("auto", description="backbone <package>/<name>; auto: the run's model")
     data: str = Field(description="labeled images: class sub-folders, IDX .gz, or fashion-mnist / mnist; "
                       "text: fortunes-topic, class sub-folders of .txt, or CSV/JSONL with text,label")
-    task: Literal["classify", "detect", "segment"] = Field(
+    task: Literal["classify", "detect", "segment", "instruct"] = Field(
         "classify", description="classify; detect: boxes (YOLO data.yaml or COCO .json); segment: label maps "
-        "(images/ + masks/, or COCO .json)"
+        "(images/ + masks/, or COCO .json); instruct: a causal LM on JSONL prompt/response or messages "
+        "(or fortunes-instruct), loss on the answers"
     )
     labels: str | None = Field(None, description="label budget: 1% or 600 (stratified, seeded); unset: all")
     per_class: int | None = Field(None, ge=1, description="labels per class (instead of --labels)")

@@ -13,6 +13,11 @@ def main(cfg: FinetuneConfig) -> None:
     from headstart.commands.finetune import run
 
     r = run(cfg)
+    if cfg.task == "instruct":
+        from headstart.commands._instruct import summary
+
+        print(summary(r))
+        return
     test = f"test accuracy {r.accuracy:.1%}, " if r.accuracy is not None else ""
     forgot = ""
     f = r.forgetting or {}

@@ -16,7 +16,7 @@ from headstart.errors import EXIT_USER_ERROR, HeadstartError
 
 # module names under headstart.cli, each defining COMMAND
 COMMAND_MODULES = [
-    "pretrain", "finetune", "evaluate", "predict", "embed", "export",
+    "pretrain", "finetune", "align", "generate", "evaluate", "predict", "embed", "export",
     "study", "demo", "select", "dedup", "active", "explore", "bias", "list_models", "list_methods",
 ]
 

@@ -36,7 +36,11 @@ from headstart.run import Run
 
 def run(cfg: EvaluateConfig) -> dict:
     folder = Run(cfg.run)
-    if folder.config_file.is_file() and model_modality(folder.model_name) == "text" and folder.method:
+    if folder.results().get("task") in ("instruct", "align"):  # a language model tuned to answer
+        from headstart.commands._instruct_eval import evaluate_lm  # transformers: only for a text run
+
+        results = evaluate_lm(cfg, folder)
+    elif folder.config_file.is_file() and model_modality(folder.model_name) == "text" and folder.method:
         results = evaluate_text(cfg, folder)
     elif run_task(folder) != "classify":
         results = evaluate_dense(cfg, folder)
@@ -134,6 +138,9 @@ def format_table(results: dict) -> str:
     lines = [f"{name:<14}{value:>8.1%}" for name, value in rows]
     if results.get("perplexity") is not None:  # a text run's language model, on held-out text
         lines.append(f"{'perplexity':<14}{results['perplexity']:>8.1f}")
+    lm = results.get("evaluation") or {}  # an instruct / align run
+    lines += [f"{'exact_match':<14}{lm['exact_match']:>8.1%}"] if "exact_match" in lm else []
+    lines += [f"{'preference':<14}{lm['preference']['accuracy']:>8.1%}"] if lm.get("preference") else []
     for name, acc in (results.get("per_class") or {}).items():
         lines.append(f"  {name:<12}{acc:>8.1%}" if acc is not None else f"  {name:<12}{'-':>8}")
     return "\n".join(lines)

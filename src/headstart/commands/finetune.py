@@ -8,6 +8,7 @@ export (`_finetune_finish`).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
@@ -40,7 +41,11 @@ from headstart.train.trainer import build_trainer, checkpoint_step, resolve_work
 __all__ = ["FinetuneResult", "finetune", "run"]
 
 
-def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult:
+def run(cfg: FinetuneConfig) -> FinetuneResult | finetune_dense.DenseResult | Any:
+    if cfg.task == "instruct":
+        from headstart.commands import finetune_instruct  # transformers: only for a language model
+
+        return finetune_instruct.run(cfg)
     if cfg.task != "classify":
         return finetune_dense.run(cfg)
     start = time.perf_counter()

@@ -19,6 +19,7 @@ STRATEGIES.register("full", "headstart.adapt.strategies.full:Full")
 STRATEGIES.register("lp-ft", "headstart.adapt.strategies.lp_ft:LPFT")
 STRATEGIES.register("lora", "headstart.adapt.strategies.lora:LoRA")
 STRATEGIES.register("freeze", "headstart.adapt.strategies.freeze:Freeze")
+STRATEGIES.register("qlora", "headstart.adapt.strategies.qlora:QLoRA")
 
 
 def strategy_class(name: str) -> type:
