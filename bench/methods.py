@@ -243,6 +243,7 @@ def main() -> None:
     rows = resumed_rows(a.out, a.minutes) if a.resume else []
     done = {(r["method"], r["model"], r["impl"]) for r in rows}
     data = load_eval_data(a.eval_train, a.data)
+    runs = a.out.parent / "methods_runs" / a.out.stem   # one folder per table: --data runs never share one
     overrides = dict(kv.split("=", 1) for kv in a.method_args)
     like = {} if a.steps_like is None else {(r["method"], r["model"]): r.get("steps")
                                             for r in json.loads(a.steps_like.read_text())["rows"] if r["impl"] == "headstart"}
@@ -260,7 +261,7 @@ def main() -> None:
             row["batch"] = batch_for(model, a.batch_size)
             job = {"impl": impl, "method": method, "model": model, "seconds": a.minutes * 60, "args": args,
                    "data": a.data, "steps": like.get((method, model)),
-                   "batch": row["batch"], "out": str(a.out.parent / "methods_runs" / f"{method}-{model.split('/')[-1]}-{impl}")}
+                   "batch": row["batch"], "out": str(runs / f"{method}-{model.split('/')[-1]}-{impl}")}
             try:
                 row.update(run_job(job))
             except RuntimeError as e:  # one failed row does not lose the others
@@ -270,7 +271,7 @@ def main() -> None:
         row.update(evaluate(model, row.get("weights"), data))
         if a.finetune_steps and impl != "lightly":
             row["finetuned"] = finetuned(model, row.get("weights"), a.data, a.finetune_steps,
-                                         a.out.parent / "methods_runs" / f"ft-{method}-{model.split('/')[-1]}-{impl}")
+                                         runs / f"ft-{method}-{model.split('/')[-1]}-{impl}")
         rows.append(row)
         print(table(rows[-1:]).splitlines()[-1], flush=True)
         write_json(a.out, {"minutes": a.minutes, "batch_size": a.batch_size or BATCH, "eval_train": a.eval_train,
