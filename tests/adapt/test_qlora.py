@@ -58,4 +58,5 @@ def test_qlora__adapters_train_and_merge_into_plain_float_layers():
     assert type(model.backbone.module).__name__ == "LlamaModel"  # the peft wrapper dropped
     with torch.no_grad():
         merged = model(x)
-    assert torch.allclose(merged, adapted, atol=1e-4)
+    # the 4-bit layers' eval-mode CPU kernel rounds through bf16: agreement to that precision
+    assert (merged - adapted).abs().max().item() < 5e-3
