@@ -52,7 +52,7 @@ class DemoConfig(Config):
     resume: bool = Field(True, description="reuse the plan and every finished part of an earlier demo "
                          "in --out")
     overwrite: bool = Field(False, description="start over in --out")
-    minutes: float = Field(12.0, gt=0, description="rough time budget; sets pretraining and fine-tuning lengths")
+    minutes: float = Field(13.0, gt=0, description="rough time budget; sets pretraining and fine-tuning lengths")
     text: bool = Field(False, description="the text study instead: bert-mini MLM on the fortunes corpus, fine-tuned "
                        "on fortunes-topic, against TF-IDF + logistic regression")
     seed: int = Field(0, description="first seed")
