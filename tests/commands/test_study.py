@@ -84,4 +84,23 @@ def test_report__renders_in_headless_chromium(study_run, tmp_path):
     result, _ = study_run
     dom = dump_dom(result.run / "report.html", tmp_path / "profile")
     assert 'data-images-ok="yes"' in dom, dom[:500]
-    assert 'data-images="6"' in dom
+    assert 'data-images="8"' in dom                              # 6 + the bias section's per-class and reliability
+
+
+def test_study__bias_section_scratch_vs_pretrained_at_the_smallest_budget(study_run):
+    result, _ = study_run
+    results = json.loads((result.run / "results.json").read_text())
+    assert all(c["test_probs"].endswith("test_probs.npz") for c in results["cells"])
+    bias = json.loads((result.run / "bias.json").read_text())
+    assert bias["study"] | {"val_gain": None} == {"curve": "pretrained/linear", "baseline": "scratch/full",
+                                                    "budget": "5/class", "labels": 20, "seeds": [0, 1],
+                                                    "val_gain": None}
+    assert bias["n"] == 2 * 160                                  # 160 test images, both seeds pooled
+    classes = {"T-shirt-top", "Trouser", "Sneaker", "Ankle boot"}
+    assert bias["worst_class"] in classes and bias["baseline"]["worst_class"] in classes
+    for arm in (bias, bias["baseline"]):
+        assert 0 <= arm["calibration"]["ece"] <= 1 and sum(b["count"] for b in arm["calibration"]["bins"]) == 320
+    text = (result.run / "report.html").read_text()
+    assert "Per class and calibration: from scratch vs pretrained" in text
+    assert f"worst class from scratch {bias['baseline']['worst_class']}" in text
+    assert f"{100 * bias['calibration']['ece']:.1f}% pretrained" in text

@@ -1,8 +1,9 @@
 """The study's report: plots (PNG) and a self-contained report.html over results.json's figures.
 
 It reads the run folders the study wrote (the pretraining run's metrics.csv and results.json, each
-cell's metrics.csv and results.json for the learning curves and the confusion matrix) through
-`Run`, and the test split once for the embedding map.
+cell's metrics.csv and results.json for the learning curves and the confusion matrix, and the
+cells' test probabilities for the bias section) through `Run`, and the test split once for the
+embedding map.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from headstart.eval.gains import curve_name, describe, format_point
 from headstart.io import write_text
 from headstart.models.factory import load_run_backbone
 from headstart.report import html, plots
+from headstart.report.study_bias import bias_part
 from headstart.run import Run
 
 TERMS = [
@@ -77,6 +79,7 @@ def write_report(*, out: Path, results: dict[str, Any], pretrained: Path, title:
         ("Frozen features before fine-tuning (kNN)", _frozen(results.get("frozen_knn"))),
         ("Every cell", _cells_table(cells, out)),
         ("The model chosen on validation", _confusion(results, pdir)),
+        ("Per class and calibration: from scratch vs pretrained", bias_part(results, out, pdir)),
         ("Training curves", _training_curves(cells, pretrained, pdir)),
         ("Embeddings", _embedding(test_data, pretrained, pdir)),
         ("Pretraining run", _pretraining_table(pretrained)),

@@ -1,7 +1,8 @@
 """Study cells: one fine-tuning run per (start, strategy, label budget, seed), each cached.
 
 A cell's result is a small JSON file in `cells/`; a finished cell is never recomputed, so an
-interrupted study resumes where it stopped.
+interrupted study resumes where it stopped. An image cell also keeps its class probabilities on
+the test split (`test_probs.npz` in its run folder) for the report's bias section.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from headstart.adapt.data import open_labeled, open_test
+from headstart.adapt.head import load_classifier
+from headstart.adapt.infer import predict_probs
 from headstart.commands.finetune import finetune
+from headstart.data.text import is_text_spec
 from headstart.errors import HeadstartError
 from headstart.io import write_json
 from headstart.run import Run
@@ -82,6 +89,8 @@ def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any], *, keep_
     record = {**asdict(cell), "id": cell.id, "accuracy": float(results["accuracy"]),
               "val_accuracy": float(results["val_accuracy"]),
               "labels": count_labels(out), "seconds": round(time.perf_counter() - start, 1), "run": str(out)}
+    if (probs := save_test_probs(out, finetune_kwargs)) is not None:
+        record["test_probs"] = probs
     write_json(result_file, record)
     return record
 
@@ -90,3 +99,24 @@ def count_labels(run: Path) -> int:
     """Labeled images the cell used (its training and validation subsets)."""
     subset = json.loads((run / "subset.json").read_text())
     return sum(len(v) for k, v in subset.items() if k in ("train", "val", "train_indices", "val_indices"))
+
+
+def save_test_probs(out: Path, finetune_kwargs: dict[str, Any]) -> str | None:
+    """`out/test_probs.npz`: the cell's classifier on the test split (probs float16 `(N, K)`, targets
+    `(N,)`, classes), for the bias section; None for a text cell or data without a test split.
+
+    Fine-tuning keeps only the test figures, so the saved model predicts the test split once more.
+    """
+    data, test_data = finetune_kwargs["data"], finetune_kwargs.get("test_data")
+    if is_text_spec(data):
+        return None
+    model, size = load_classifier(Run.read(out))
+    test = (open_labeled(test_data, split="test", load_size=size) if test_data
+            else open_test(data, open_labeled(data, load_size=size), load_size=size))
+    if test is None:
+        return None
+    probs = predict_probs(model, test, image_size=size)
+    path = out / "test_probs.npz"
+    np.savez_compressed(path, probs=probs.numpy().astype(np.float16), targets=test.labels,
+                        classes=np.array(test.classes))
+    return str(path)
