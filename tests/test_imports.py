@@ -92,3 +92,17 @@ def test_help__imports_no_torch():
 def test_adapt__knows_no_pretraining_method(edges):
     """Fine-tuning stands on the training base (`train.module`), not on the pretraining `Method`."""
     assert {(m, t) for m, ts in edges.items() if ig.package(m) == "adapt" for t in ts if ig.package(t) == "methods"} == set()
+
+
+def test_core_commands__import_without_the_extras():
+    """A fresh `pip install headstart` (no extras: what scripts/demo.sh sets up) runs every image command:
+    no module on their import path needs an extra's package (pycocotools, starlette, plotly, sklearn)."""
+    import subprocess
+
+    extras = ("pycocotools", "starlette", "uvicorn", "plotly", "sklearn", "umap", "pyarrow", "onnx", "trl",
+              "bitsandbytes")
+    code = (f"import sys; sys.modules.update(dict.fromkeys({extras!r})); "   # None: importing them fails
+            "import headstart.commands.demo, headstart.commands.finetune, headstart.commands.pretrain, "
+            "headstart.commands.evaluate, headstart.commands.study, headstart.commands.export")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]

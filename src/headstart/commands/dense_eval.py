@@ -18,13 +18,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from pycocotools import mask as mask_utils
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from headstart.adapt.config import EvaluateConfig, PredictConfig
 from headstart.adapt.dense_infer import predict_dense, score_dense
 from headstart.adapt.dense_model import DenseModel, load_dense
 from headstart.adapt.infer import default_device
+from headstart.data.dense.coco import coco_mask
 from headstart.data.dense.dataset import DenseSet, decode_all, list_images, probe_channels
 from headstart.data.dense.sources import has_split, open_dense, parse_dense_spec
 from headstart.errors import HeadstartError
@@ -88,7 +88,7 @@ def mask_entries(model: DenseModel, label_map: torch.Tensor, hw: tuple[int, int]
     for c in np.unique(full).tolist():
         if c == 0:
             continue
-        rle = mask_utils.encode(np.asfortranarray((full == c).astype(np.uint8)))
+        rle = coco_mask().encode(np.asfortranarray((full == c).astype(np.uint8)))
         out.append({"category_id": int(c), "category": model.classes[c], "score": 1.0,
                     "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
     return out

@@ -10,13 +10,14 @@ exactly the labels fine-tuning gets and nothing else. scikit-learn does the work
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
 
 from headstart.errors import HeadstartError
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 ANALYZER = "char_wb"
 NGRAMS = (2, 5)
@@ -44,6 +45,12 @@ def fit_tfidf(texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, analy
         raise HeadstartError(f"TF-IDF needs texts of at least two classes, one label each ({len(texts)} texts, "
                              f"{len(labels)} labels, {len(np.unique(labels))} classes)",
                              fix="label texts of two or more classes")
+    try:   # the `text` extra: image studies never come here
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+    except ModuleNotFoundError:
+        raise HeadstartError("the TF-IDF baseline needs scikit-learn", fix="pip install 'headstart[text]'") from None
     vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, min_df=1)
     return make_pipeline(vectorizer, LogisticRegression(C=c, max_iter=MAX_ITER)).fit(list(texts), labels)
 

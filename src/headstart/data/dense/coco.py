@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pycocotools import mask as mask_utils
 
 from headstart.data.dense.dataset import (
     DenseSet,
@@ -114,6 +113,7 @@ def check_annotation(a: dict, sizes: dict, index: dict) -> list[float] | str:
 
 def label_map(anns: list[dict], hw: tuple[int, int], size: int) -> torch.Tensor:
     """uint8 `(size, size)`: each annotation's pixels = its category index + 1, in file order."""
+    mask_utils = coco_mask()
     h, w = hw
     out = np.zeros((h, w), dtype=np.uint8)
     for a in anns:
@@ -130,3 +130,13 @@ def label_map(anns: list[dict], hw: tuple[int, int], size: int) -> torch.Tensor:
             rle = seg
         out[mask_utils.decode(rle).astype(bool)] = a["_class"]
     return resize_map(torch.from_numpy(out), size)
+
+
+def coco_mask():
+    """pycocotools' mask module: only COCO masks need it, so only they ask for the `dense` extra."""
+    try:
+        from pycocotools import mask
+    except ModuleNotFoundError:
+        raise HeadstartError("reading COCO segmentation masks needs pycocotools",
+                             fix="pip install 'headstart[dense]'") from None
+    return mask
