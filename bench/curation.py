@@ -1,17 +1,47 @@
-"""Which 1% of Fashion-MNIST to label: each selection strategy vs random, same probe after.
+"""Which images of Fashion-MNIST to label: each selection strategy vs random, same probe after;
+and how well `dedup` finds planted near-duplicates.
 
-    python bench/curation.py --run runs/fm            # a headstart pretraining run
-    python bench/curation.py --pretrain-steps 300     # no run: pretrain a short SimCLR one first
+    python bench/curation.py --run runs/fm                      # long-tailed pool, 100 and 600 labels
+    python bench/curation.py --run runs/fm --pool balanced      # the whole balanced training split
+    python bench/curation.py --run runs/fm --dedup 0.95 0.99    # planted copies in a 60k pool
+    python bench/curation.py                                    # no run: pretrain a short SimCLR one first
 
-Protocol: embed the 60k training images and the 10k test images once with the run's backbone
-(frozen). Every strategy picks `--budget` images (labels of picks only are revealed); 10% of
-the picks (stratified) validate the L2 strength of a logistic-regression probe
-(`headstart.eval.linear.linear_probe`, i.e. what `finetune --strategy linear` trains) fit on
-the rest; report test accuracy, mean +- std over `--seeds`. `uncertain` and blends need a
-classifier, so they run as two active-learning rounds: half the budget by `diverse`, a probe
-on it, then the other half by the strategy (scores from that probe's softmax). The selection
-time on the pool is reported; for 100k / 1M rows see bench/selection_scale.py.
+Protocol: embed the 60k training images, the 10k test images and one augmented copy of every
+training image once with the run's frozen backbone (`curation_pools.embed_all`, cached in
+`--cache`). The pool is the training split (`--pool balanced`) or a long tail (`--pool long-tail`:
+class sizes falling geometrically 50x, 6,000 to 120, plus 10% near-duplicates: augmented copies of
+pool rows, a shift of up to 2 px, contrast x0.85-1.15, noise of 4 grey levels). Every strategy picks
+each of `--budgets` images (labels of picks only are revealed); 10% of the picks (stratified)
+validate the L2 strength of a logistic-regression probe (`headstart.eval.linear.linear_probe`, i.e.
+what `finetune --strategy linear` trains: a cheap classifier on frozen features, no fine-tuning)
+fit on the rest; report accuracy on the balanced test split per seed, and each strategy's paired
+difference to random over `--seeds` (same seed, same probe split rule; Student-t 95% interval,
+`eval.stats.paired_difference`). `uncertain` and blends need a classifier, so they run as two
+active-learning rounds: half the budget by `diverse`, a probe on it, then the other half by the
+strategy (scores from that probe's softmax). `--dedup`: `dedup_bench` on `--dedup-pool` rows (1 in
+60 an augmented copy of another). For 100k / 1M rows of selection see bench/selection_scale.py.
 
+Measured (2026-12-02, machine shared with other benchmarks, load 3-10 on 2 cores; backbone:
+resnet-mini, SimCLR views=light 600 steps x 128 on Fashion-MNIST, bench/out/curation-run),
+long-tailed pool (18,480 rows, 1,680 of them copies), test accuracy mean of 3 seeds, paired
+difference to random with its 95% interval:
+    budget 100: random 49.4 | diverse 59.5 (+10.1, -9.2 to +29.4) | typical 61.5 (+12.0, -0.3 to
+        +24.3) | balanced 43.4 (-6.0, -11.1 to -0.9) | uncertain 60.5 (+11.0, -0.6 to +22.6) |
+        diverse+uncertain 62.7 (+13.3, +0.5 to +26.1)
+    budget 600: random 66.0 | diverse 73.1 (+7.1, +3.1 to +11.1) | typical 71.4 (+5.4, -0.8 to
+        +11.7) | balanced 57.0 (-9.0, -10.1 to -7.9) | uncertain 72.9 (+6.9, +2.6 to +11.2) |
+        diverse+uncertain 74.1 (+8.1, +3.8 to +12.4)
+Random's 600 picks hold 47-55 copies and 2-4 images of the rarest class; typical's 45 and 4-5,
+diverse's 129-143 and 10-12: on the tail, covering the rare classes outweighs the copies. balanced
+(sqrt(n) k-means clusters) follows the large classes and loses.
+Dedup (same features, 1 in 60 rows a planted copy; precision: dropped rows that are a planted copy or
+its original; recall: planted pairs not both kept), 10,000-row pool:
+    0.95 (default): 5,538 dropped, precision 3.0%, recall 76.5% | 0.98: 997 dropped, 2.3%, 13.3% |
+    0.99: 149 dropped, 5.4%, 4.8%
+The copies sit at cosine 0.8-0.98 to their originals while 0.1% of distinct pairs pass 0.97 in
+this 600-step embedding, so no threshold separates them: near-duplicate search needs embeddings
+trained to be invariant to such changes (longer pretraining), or pixel-level hashes for exact copies.
+Earlier (balanced pool):
 Measured (2026-11-23, 2 shared CPU cores, --pool 10000 --budget 100 (1%) --seeds 3; backbone:
 resnet-mini, SimCLR 600 steps x 128 on Fashion-MNIST, kNN 78.5%), test accuracy mean +- std:
     random 61.8 +- 2.8 | diverse 55.7 +- 4.5 | typical 69.3 +- 2.2 | balanced 58.3 +- 5.1
@@ -37,32 +67,35 @@ import time
 from pathlib import Path
 
 import torch
+from curation_pools import Pool, embed_all, long_tail, planted
 
+from headstart.curate.dedup import kept_rows, near_duplicates
 from headstart.curate.registry import choose, needs_probs, parse_strategy
 from headstart.data.subsets import split_train_val
 from headstart.eval.linear import linear_probe
+from headstart.eval.stats import mean_ci, paired_difference
 
 STRATEGIES = ["random", "diverse", "typical", "balanced", "uncertain", "diverse+uncertain"]
 
 
-def features(run: Path, pool: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(train feats (P, D), labels, test feats (10000, D), labels) from the run's backbone; the pool
-    is the whole training split, or a fixed random `pool` of it (seed 0)."""
-    from headstart.data.idx import open_idx
-    from headstart.eval.features import extract_features
-    from headstart.models.factory import load_run_backbone
-    from headstart.run import Run
+def load_features(run: Path, cache: Path) -> dict[str, torch.Tensor]:
+    """`curation_pools.embed_all` of the run, read from `cache` when it is there (else written)."""
+    if cache.is_file():
+        return torch.load(cache)
+    feats = embed_all(run)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(feats, cache)
+    return feats
 
-    size = Run.read(run).image_size
-    backbone = load_run_backbone(run, image_size=size).eval()
-    out = []
-    for split in ("train", "test"):
-        data = open_idx("fashion-mnist", split)
-        if split == "train" and pool:
-            data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:pool].numpy())
-        feats, labels = extract_features(backbone, data.with_format(size=size, channels=1), progress=False)
-        out += [feats.float(), labels.long()]
-    return tuple(out)
+
+def make_pool(f: dict[str, torch.Tensor], kind: str, size: int | None) -> Pool:
+    """The unlabeled pool: the balanced training split (or a seeded `size` of it), or the long tail."""
+    if kind == "long-tail":
+        return long_tail(f)
+    rows = torch.arange(len(f["train"]))
+    if size:
+        rows = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))[:size]
+    return Pool(f["train"][rows], f["train_y"][rows], torch.full((len(rows),), -1))
 
 
 def probe(tr_f, tr_y, picks: torch.Tensor, te_f, te_y, seed: int):
@@ -91,46 +124,92 @@ def pick(strategy: str, tr_f, tr_y, budget: int, seed: int) -> tuple[torch.Tenso
 def pretrain(steps: int, out: Path) -> Path:
     import headstart
 
-    headstart.pretrain(data="fashion-mnist", model="headstart/resnet-mini", method="simclr", steps=steps,
-                       batch_size=128, out=out, progress=False, monitor=False)
+    if not (out / "exported").is_dir():
+        headstart.pretrain(data="fashion-mnist", model="headstart/resnet-mini", method="simclr", steps=steps,
+                           batch_size=128, method_args={"views": "light"}, out=out, progress=False, monitor=False)
+    return out
+
+
+def compare(pool: Pool, f: dict[str, torch.Tensor], strategies: list[str], budget: int, seeds: int) -> dict:
+    """Test accuracy of every strategy's picks per seed, and its paired difference to random's."""
+    rows = {}
+    for strategy in strategies:
+        accs, secs, covered, dups = [], [], [], []
+        for seed in range(seeds):
+            picks, seconds = pick(strategy, pool.feats, pool.labels, budget, seed)
+            accs.append(probe(pool.feats, pool.labels, picks, f["test"], f["test_y"], seed).test_accuracy)
+            secs.append(seconds)
+            covered.append(int(torch.bincount(pool.labels[picks], minlength=10).min()))
+            dups.append(int((pool.source[picks] >= 0).sum()))
+        rows[strategy] = {"accuracy": accs, "mean": sum(accs) / len(accs), "select_seconds": sum(secs) / len(secs),
+                          "min_per_class": covered, "copies_picked": dups}
+        if "random" in rows and strategy != "random":
+            rows[strategy]["vs_random"] = paired_difference(accs, rows["random"]["accuracy"]).as_dict()
+        vs = rows[strategy].get("vs_random")
+        gain = "" if vs is None else (f"  vs random {100 * vs['mean']:+.1f}" + ("" if vs["low"] is None else
+                                      f" ({100 * vs['low']:+.1f} to {100 * vs['high']:+.1f})"))
+        print(f"{budget:>5} {strategy:>18}: {100 * mean_ci(accs).mean:.1f}{gain}  min/class {covered}  "
+              f"copies picked {dups}  select {rows[strategy]['select_seconds']:.1f}s", flush=True)
+    return rows
+
+
+def dedup_bench(pool: Pool, thresholds: list[float]) -> list[dict]:
+    """Precision and recall of the planted copies at each threshold.
+
+    Dropped rows are every group member but its representative. Recall: the share of planted
+    (original, copy) pairs of which at most one is kept. Precision: the share of dropped rows that
+    are a planted copy or its original (natural near-duplicates of Fashion-MNIST count against it).
+    """
+    copies = (pool.source >= 0).nonzero().flatten()
+    planted = torch.zeros(len(pool.feats), dtype=torch.bool)
+    planted[copies], planted[pool.source[copies]] = True, True
+    out = []
+    for t in thresholds:
+        start = time.perf_counter()
+        groups = near_duplicates(pool.feats, threshold=t)
+        seconds = time.perf_counter() - start
+        kept = torch.zeros(len(pool.feats), dtype=torch.bool)
+        kept[kept_rows(groups, len(pool.feats))] = True
+        dropped = ~kept
+        caught = ~(kept[copies] & kept[pool.source[copies]])
+        row = {"threshold": t, "groups": len(groups), "dropped": int(dropped.sum()),
+               "largest": max((len(g.members) for g in groups), default=0),
+               "precision": float(planted[dropped].float().mean()) if dropped.any() else None,
+               "recall": float(caught.float().mean()), "seconds": round(seconds, 1)}
+        out.append(row)
+        print(f"dedup {t}: {row}", flush=True)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="headstart pretraining run (default: pretrain one)")
-    ap.add_argument("--pretrain-steps", type=int, default=300)
-    ap.add_argument("--budget", type=int, default=600)
+    ap.add_argument("--pretrain-steps", type=int, default=600)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[100, 600])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--strategies", nargs="+", default=STRATEGIES)
-    ap.add_argument("--pool", type=int, help="unlabeled pool: this many training images (default all)")
-    ap.add_argument("--cache", type=Path, help="features file: written once, then reused")
+    ap.add_argument("--pool", choices=["balanced", "long-tail"], default="long-tail")
+    ap.add_argument("--pool-size", type=int, help="balanced pool: this many training images (default all)")
+    ap.add_argument("--dedup", type=float, nargs="*", help="instead: planted near-duplicates on a 60k pool at "
+                                                            "these thresholds (none given: 0.95)")
+    ap.add_argument("--dedup-pool", type=int, default=60_000, help="rows of the dedup pool (1 in 60 a copy)")
+    ap.add_argument("--cache", type=Path, default=Path("bench/out/curation-features.pt"))
     ap.add_argument("--out", type=Path, default=Path("bench/out/curation.json"))
     args = ap.parse_args()
     run = args.run or pretrain(args.pretrain_steps, Path("bench/out/curation-run"))
-    if args.cache and args.cache.is_file():
-        tr_f, tr_y, te_f, te_y = torch.load(args.cache)
-    else:
-        tr_f, tr_y, te_f, te_y = features(run, args.pool)
-        if args.cache:
-            torch.save((tr_f, tr_y, te_f, te_y), args.cache)
-    print(f"pool {len(tr_f)}, test {len(te_f)}, dim {tr_f.shape[1]}", flush=True)
-    rows = {}
-    for strategy in args.strategies:
-        accs, secs, covered = [], [], []
-        for seed in range(args.seeds):
-            picks, seconds = pick(strategy, tr_f, tr_y, args.budget, seed)
-            accs.append(probe(tr_f, tr_y, picks, te_f, te_y, seed).test_accuracy)
-            secs.append(seconds)
-            covered.append(int(torch.bincount(tr_y[picks], minlength=10).min()))
-        a = torch.tensor(accs)
-        rows[strategy] = {"accuracy": accs, "mean": a.mean().item(), "std": a.std().item() if len(a) > 1 else 0.0,
-                          "select_seconds": sum(secs) / len(secs), "min_per_class": covered}
-        print(f"{strategy:>18}: {100 * a.mean():.2f} +- {100 * rows[strategy]['std']:.2f} %  "
-              f"select {rows[strategy]['select_seconds']:.2f}s  min/class {covered}", flush=True)
+    f = load_features(run, args.cache)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": str(run), "budget": args.budget, "pool": len(tr_f), "seeds": args.seeds,
-                                    "results": rows}, indent=2))
+    if args.dedup is not None:
+        pool = planted(f, size=args.dedup_pool, copies=args.dedup_pool // 60)
+        result = dedup_bench(pool, args.dedup or [0.95])
+        args.out.write_text(json.dumps({"run": str(run), "dedup": result}, indent=2))
+        return
+    pool = make_pool(f, args.pool, args.pool_size)
+    print(f"pool {args.pool}: {len(pool.feats)} rows ({int((pool.source >= 0).sum())} copies), class sizes "
+          f"{torch.bincount(pool.labels, minlength=10).tolist()}, test {len(f['test'])}", flush=True)
+    results = {str(b): compare(pool, f, args.strategies, b, args.seeds) for b in args.budgets}
+    args.out.write_text(json.dumps({"run": str(run), "pool": args.pool, "rows": len(pool.feats),
+                                    "seeds": args.seeds, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ class SelectConfig(Config):
     run: Path = Field(description="a headstart run folder (fine-tuned for --strategy uncertain)")
     data: str = Field(description="the unlabeled images: folder, IDX file, or fashion-mnist[:split]")
     n: int = Field(ge=1, description="how many images to pick")
-    strategy: str = Field("diverse", description=STRATEGY_HELP)
+    strategy: str = Field("typical", description=STRATEGY_HELP)
     blend_weights: list[float] | None = Field(
         None, description="one weight per strategy of a blend a+b; unset: equal weights"
     )
