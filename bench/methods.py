@@ -159,8 +159,9 @@ def load_eval_data(eval_train: int, name: str = "fashion-mnist") -> dict:
 
 
 def finetuned(model: str, weights: str | None, data: str, steps: int, out: Path) -> float:
-    """Test accuracy after full fine-tuning with 1% of the labels (seed 0), from the row's pretraining run
-    (from scratch for the random row): what the features are worth once the backbone trains too."""
+    """Test accuracy after fine-tuning with 1% of the labels (seed 0) by `finetune`'s defaults: lp-ft from the
+    row's pretraining run, full from scratch for the random row: what the features are worth once the
+    backbone trains too."""
     import headstart
 
     start = {"from_": weights} if weights else {"from_": "scratch", "model": model}
@@ -231,7 +232,8 @@ def main() -> None:
                    help="take each row's step count from this earlier table (e.g. the Fashion-MNIST one for the "
                         "MNIST rows: same images size and model, so the same CPU-minutes) instead of timing")
     p.add_argument("--finetune-steps", type=int, default=0,
-                   help="also fine-tune each row fully with 1%% of the labels for this many steps (0: no)")
+                   help="also fine-tune each row with 1%% of the labels for this many steps (lp-ft from the run, "
+                        "full from scratch for the random row; 0: no)")
     p.add_argument("--out", type=Path, default=OUT / "methods.json")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows --out already holds (same --minutes) and run only the missing ones")
