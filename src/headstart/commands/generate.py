@@ -70,7 +70,7 @@ def read_prompts(path: Path) -> list:
                 messages = row["messages"]
                 out.append(messages[:-1] if messages and messages[-1].get("role") == "assistant" else messages)
             else:
-                out.append(list(parse_row({**row, "response": "-"}, kind="sft", origin="")[0].messages[:-1]))
+                out.append(list(parse_row({**row, "response": "-"}, kind="sft", origin="").prompt))
         except (ValueError, TypeError, AttributeError) as err:
             raise HeadstartError(f"{path}:{number}: not a prompt ({err})",
                                  fix='write one {"prompt": "..."} or {"messages": [...]} a line') from None

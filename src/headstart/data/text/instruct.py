@@ -89,7 +89,7 @@ def read_examples(path: str | os.PathLike, *, kind: str, strict: bool = False) -
 def parse_row(row: object, *, kind: str, origin: str) -> Example:
     """One JSONL row as an `Example`; ValueError says what is wrong with it."""
     if not isinstance(row, dict):
-        raise ValueError(f"a JSON {type(row).__name__}, not an object")
+        raise ValueError(f"a JSON {type(row).__name__}, not an object")  # noqa: TRY004 - a bad line, not a bug
     if kind == "pref":
         missing = [k for k in ("prompt", "chosen", "rejected") if not isinstance(row.get(k), str | list)]
         if missing or not all(isinstance(row[k], str) and row[k].strip() for k in ("chosen", "rejected")):

@@ -1,0 +1,184 @@
+"""Instruction tuning and preference alignment of gpt-mini on the fortunes instruction task, at a
+scale a shared 2-core CPU can run: the table of issue 18.
+
+    python bench/instruct.py [--seeds 0] [--pretrain-steps 300] [--sft-steps 150] [--dpo-steps 60]
+                             [--labels 1200] [--out bench/out/instruct]
+
+Steps, each a `headstart` CLI process (so peak RSS is that row's own):
+1. `pretrain --model headstart/gpt-mini --method next-token --data fortunes` (unlabeled, every
+   language; the instruction test texts are in no training split);
+2. zero-shot: the pretrained model scored on `fortunes-instruct:test` (prompts name the answers);
+3. `finetune --task instruct` on `fortunes-instruct` (`--labels` examples) with `full`, `lora` and
+   `qlora` (bitsandbytes NF4 on the CPU), the `full` run blended half-way back to the pretrained
+   weights (what `--blend 0.5` computes, scored without training it twice), and `full` from scratch
+   (the control);
+4. `align --method dpo` from the `full` SFT run on the preference view of the same task.
+
+Per row: exact match and preference accuracy on the held-out test split (583 instructions, 30 per
+class, 8 of 12 topics and 8 languages), held-out perplexity of the pretraining corpus before/after
+(forgetting), trainable share, peak RSS and tokens/s of training. Mean over seeds (min-max when
+several). The table is printed and written as Markdown and JSON under `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMON = ["--accelerator", "cpu", "--precision", "32", "--num-workers", "0", "--no-progress",
+          "--checkpoint-every", "off", "--overwrite"]
+
+
+def headstart(*args: str) -> float:
+    """Run one CLI command; returns its wall seconds."""
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "headstart.cli.main", *args]
+    print("+", " ".join(cmd[2:]), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def zero_shot(gpt: Path, out: Path, seq_len: int) -> dict:
+    """The pretrained model scored as it is (a subprocess, for its own peak RSS)."""
+    code = f"""
+import json, resource
+from headstart.adapt.causal_lm import load_causal_lm
+from headstart.commands._instruct_eval import EvalSets, perplexity_forgetting, score
+from headstart.data.text.instruct import with_chat_template
+from headstart.models.factory import run_tokenizer
+tok = with_chat_template(run_tokenizer({str(gpt)!r}))
+model = load_causal_lm({str(gpt)!r})
+r = score(model, EvalSets("fortunes-instruct", tok, split="test", seq_len={seq_len}), device="cpu")
+r["forgetting"] = {{"perplexity": perplexity_forgetting(model, __import__("pathlib").Path({str(gpt)!r}), tok,
+                                                         device="cpu")}}
+r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+r["trainable_share"] = 0.0
+open({str(out)!r}, "w").write(json.dumps(r))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return json.loads(out.read_text())
+
+
+def blended(gpt: Path, full: Path, out: Path, seq_len: int, alpha: float = 0.5) -> dict:
+    """WiSE-FT of the pretrained and the `full` SFT weights, as `finetune --blend 0.5` blends them (the
+    same formula, `adapt.wise.blend_states`), scored like the other rows without a second training."""
+    code = f"""
+import json
+from pathlib import Path
+from headstart.adapt.causal_lm import load_causal_lm
+from headstart.adapt.wise import blend_states
+from headstart.commands._instruct_eval import EvalSets, perplexity_forgetting, score
+from headstart.models.factory import run_tokenizer
+tok = run_tokenizer({str(full)!r})
+start, model = load_causal_lm({str(gpt)!r}), load_causal_lm({str(full)!r})
+model.backbone.module.load_state_dict(blend_states(start.backbone.module.state_dict(),
+                                                   model.backbone.module.state_dict(), {alpha}))
+r = score(model, EvalSets("fortunes-instruct", tok, split="test", seq_len={seq_len}), device="cpu")
+r["forgetting"] = {{"perplexity": perplexity_forgetting(model, Path({str(gpt)!r}), tok, device="cpu")}}
+r["trainable_share"] = 1.0
+open({str(out)!r}, "w").write(json.dumps(r))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return json.loads(out.read_text())
+
+
+def row(results: dict) -> dict:
+    ppl = (results.get("forgetting") or {}).get("perplexity") or {}
+    pref = results.get("preference") or {}
+    return {"exact_match": results["exact_match"], "pref_acc": pref.get("accuracy"),
+            "reward_margin": pref.get("reward_margin"), "ppl_before": ppl.get("before"), "ppl_after": ppl.get("after"),
+            "trainable": results.get("trainable_share"), "rss_mb": results.get("peak_rss_mb"),
+            "tok_s": results.get("tokens_per_s")}
+
+
+def one_seed(seed: int, a: argparse.Namespace, out: Path) -> dict[str, dict]:
+    runs = out / f"seed{seed}"
+    gpt = runs / "gpt"
+    sft = ["--data", "fortunes-instruct", "--task", "instruct", "--labels", str(a.labels), "--steps",
+           str(a.sft_steps), "--batch-size", "16", "--seq-len", str(a.seq_len), "--seed", str(seed), *COMMON]
+    rows: dict[str, dict] = {}
+    headstart("pretrain", "--data", "fortunes", "--model", "headstart/gpt-mini", "--method", "next-token",
+              "--steps", str(a.pretrain_steps), "--batch-size", "32", "--seq-len", "64", "--method-args",
+              f"vocab_size={a.vocab}", "--seed", str(seed), "--out", str(gpt), *COMMON)
+    rows["zero-shot (pretrained)"] = row(zero_shot(gpt, runs / "zero_shot.json", a.seq_len))
+    for strategy in ("full", "lora", "qlora"):
+        headstart("finetune", "--from", str(gpt), *sft, "--strategy", strategy, "--out", str(runs / strategy))
+        rows[f"SFT {strategy}"] = row(json.loads((runs / strategy / "results.json").read_text()))
+    rows["SFT full, blended 0.5 (WiSE-FT)"] = row(blended(gpt, runs / "full", runs / "blend.json", a.seq_len))
+    headstart("align", "--from", str(runs / "full"), "--data", "fortunes-instruct", "--method", "dpo", "--beta",
+              str(a.beta), "--labels", str(a.labels), "--steps", str(a.dpo_steps), "--batch-size", "8",
+              "--seq-len", str(a.seq_len), "--seed", str(seed), *COMMON, "--out", str(runs / "dpo"))
+    rows["SFT full + DPO"] = row(json.loads((runs / "dpo" / "results.json").read_text()))
+    headstart("finetune", "--from", "scratch", "--model", "headstart/gpt-mini", "--tokenizer", str(gpt / "tokenizer"),
+              *sft, "--strategy", "full", "--out", str(runs / "scratch"))
+    rows["scratch SFT full (control)"] = row(json.loads((runs / "scratch" / "results.json").read_text()))
+    return rows
+
+
+def collect(runs: Path) -> dict[str, dict]:
+    """The rows of one seed's folder that finished (`--collect`: a partial table from a run cut short)."""
+    files = {"zero-shot (pretrained)": runs / "zero_shot.json", "SFT full": runs / "full" / "results.json",
+             "SFT lora": runs / "lora" / "results.json", "SFT qlora": runs / "qlora" / "results.json",
+             "SFT full, blended 0.5 (WiSE-FT)": runs / "blend.json", "SFT full + DPO": runs / "dpo" / "results.json",
+             "scratch SFT full (control)": runs / "scratch" / "results.json"}
+    return {name: row(json.loads(f.read_text())) for name, f in files.items()
+            if f.is_file() and "exact_match" in json.loads(f.read_text())}
+
+
+def table(per_seed: list[dict[str, dict]]) -> str:
+    def cell(name: str, key: str, fmt: str) -> str:
+        values = [s[name][key] for s in per_seed if name in s and s[name].get(key) is not None]
+        if not values:
+            return "-"
+        mean = sum(values) / len(values)
+        text = format(mean, fmt)
+        return text if len(values) == 1 else f"{text} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+    head = ("| row | exact match | pref. acc. | reward margin | ppl before -> after | trainable | peak RSS MB "
+            "| train tok/s |\n|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name in per_seed[0]:
+        ppl = f"{cell(name, 'ppl_before', '.1f')} -> {cell(name, 'ppl_after', '.1f')}"
+        lines.append(f"| {name} | {cell(name, 'exact_match', '.1%')} | {cell(name, 'pref_acc', '.1%')} | "
+                     f"{cell(name, 'reward_margin', '.2f')} | {ppl} | {cell(name, 'trainable', '.1%')} | "
+                     f"{cell(name, 'rss_mb', '.0f')} | {cell(name, 'tok_s', '.0f')} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--pretrain-steps", type=int, default=300)
+    p.add_argument("--sft-steps", type=int, default=150)
+    p.add_argument("--dpo-steps", type=int, default=60)
+    p.add_argument("--labels", type=int, default=1200)
+    p.add_argument("--seq-len", type=int, default=96)
+    p.add_argument("--vocab", type=int, default=4096)
+    p.add_argument("--beta", type=float, default=0.1)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "instruct")
+    p.add_argument("--collect", action="store_true", help="only tabulate the rows already in --out")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if a.collect:
+        per_seed = [collect(a.out / f"seed{seed}") for seed in a.seeds]
+    else:
+        per_seed = [one_seed(seed, a, a.out) for seed in a.seeds]
+    text = table(per_seed)
+    load = os.getloadavg()[0]
+    note = (f"\n{len(a.seeds)} seed(s), {a.pretrain_steps} pretraining / {a.sft_steps} SFT / {a.dpo_steps} DPO "
+            f"steps, {a.labels} instructions, seq-len {a.seq_len}; {time.perf_counter() - start:.0f} s, "
+            f"load average at the end {load:.1f}")
+    print(text + note)
+    (a.out / "table.md").write_text(text + note + "\n")
+    (a.out / "rows.json").write_text(json.dumps(per_seed, indent=1))
+
+
+if __name__ == "__main__":
+    main()
