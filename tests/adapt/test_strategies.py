@@ -36,7 +36,9 @@ STRATEGY_TABLE = [
 
 
 def test_strategy_table__covers_every_registered_strategy():
-    assert {opts["strategy"] for _, opts, _, _ in STRATEGY_TABLE} == set(list_strategies())
+    # qlora quantises the Linear layers of transformer blocks, which resnet-mini has none of: its rows are
+    # tests/adapt/test_qlora.py (a Llama) and tests/commands/test_instruct.py
+    assert {opts["strategy"] for _, opts, _, _ in STRATEGY_TABLE} == set(list_strategies()) - {"qlora"}
 
 
 def group_of_keys(model: str) -> dict[str, int]:
