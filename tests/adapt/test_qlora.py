@@ -60,3 +60,13 @@ def test_qlora__adapters_train_and_merge_into_plain_float_layers():
         merged = model(x)
     # the 4-bit layers' eval-mode CPU kernel rounds through bf16: agreement to that precision
     assert (merged - adapted).abs().max().item() < 5e-3
+
+
+def test_quantize_blocks__a_net_without_transformer_blocks_is_one_line():
+    import pytest
+
+    from headstart.errors import HeadstartError
+    from headstart.models.factory import create_backbone
+
+    with pytest.raises(HeadstartError, match="found no Linear layer in the transformer blocks"):
+        quantize_blocks(create_backbone("headstart/resnet-mini"))
