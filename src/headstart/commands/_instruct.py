@@ -124,6 +124,7 @@ def fit(cfg, module: InstructModule, train: InstructSet, rundir: Run) -> float:
     trainer = build_trainer(opts, rundir, max_steps=int(cfg.steps), callbacks=[TokenThroughput(module.backbone.pad_id)],
                             precision=str(cfg.precision), resume_step=checkpoint_step(ckpt),
                             use_distributed_sampler=False)
+    module.train()  # transformers loads a checkpoint in eval mode, and Lightning keeps the modes it finds
     start = time.perf_counter()
     trainer.fit(module, loader, ckpt_path=ckpt)
     tokens = train.num_tokens() / len(train) * int(cfg.steps) * module.plan.batch_size
