@@ -1,4 +1,4 @@
-from headstart.adapt.lm_config import AlignConfig
+from headstart.adapt.lm.config import AlignConfig
 from headstart.cli._build import Command
 
 COMMAND = Command("align", AlignConfig, "headstart.cli.align:main",

@@ -1,4 +1,4 @@
-from headstart.adapt.lm_config import GenerateConfig
+from headstart.adapt.lm.config import GenerateConfig
 from headstart.cli._build import Command
 
 COMMAND = Command("generate", GenerateConfig, "headstart.cli.generate:main",

@@ -16,7 +16,7 @@ import torch
 from headstart.adapt.infer import default_device
 from headstart.adapt.instruct_infer import answer_logps
 from headstart.adapt.instruct_module import PreferenceModule
-from headstart.adapt.lm_config import AlignConfig
+from headstart.adapt.lm.config import AlignConfig
 from headstart.commands import _instruct as lm
 from headstart.commands._instruct_eval import EvalSets, pair_logps, pretrain_run_of
 from headstart.commands.finetune_instruct import plan, settings

@@ -19,7 +19,7 @@ from transformers import TextStreamer
 
 from headstart.adapt.causal_lm import load_causal_lm
 from headstart.adapt.infer import default_device
-from headstart.adapt.lm_config import GenerateConfig
+from headstart.adapt.lm.config import GenerateConfig
 from headstart.config import api_function
 from headstart.data.text.instruct import parse_row, prompt_ids
 from headstart.data.text.tokenizer import load_tokenizer
