@@ -67,7 +67,7 @@ def test_study__semi_cells_fixed_answer_budget_and_no_leftover_checkpoints(study
     result, test_folder = study_run
     out = tmp_path / "semi"
     semi = headstart.study(data=str(fmnist_folder), test=str(test_folder), from_=str(result.run / "pretrain"),
-                           budgets=["5/class", "20/class"], seeds=1, strategies=["full"], semi=["fixmatch"],
+                           budgets=["5/class", "20/class"], seeds=1, strategies=["full"], semi="fixmatch",
                            answer_budget="5/class", finetune_steps=4, finetune_args={"batch_size": 8},
                            out=out, progress=False)
     cells = json.loads((out / "results.json").read_text())["cells"]

@@ -44,7 +44,7 @@ def test_demo__a_rerun_reuses_the_saved_plan_and_says_so(tmp_path, capsys):
     from headstart.config import to_yaml
     from headstart.eval.study.config import StudyConfig
 
-    earlier = StudyConfig(data="fashion-mnist", budgets=["1%"], semi=["fixmatch"], answer_budget="1%",
+    earlier = StudyConfig(data="fashion-mnist", budgets=["1%"], semi="fixmatch", answer_budget="1%",
                           finetune_steps=123, out=tmp_path)
     (tmp_path / "config.yaml").write_text(to_yaml(earlier))
 
@@ -52,7 +52,7 @@ def test_demo__a_rerun_reuses_the_saved_plan_and_says_so(tmp_path, capsys):
         raise AssertionError("a re-run must not plan anew")
 
     cfg = saved_or_planned(new_plan, out=tmp_path, resume=True, overwrite=False, progress=False)
-    assert cfg.finetune_steps == 123 and cfg.semi == ["fixmatch"] and cfg.resume and not cfg.progress
+    assert cfg.finetune_steps == 123 and cfg.semi == "fixmatch" and cfg.resume and not cfg.progress
     assert "re-using the plan and every finished part of the earlier run" in capsys.readouterr().out
     fresh = StudyConfig(data="fashion-mnist", out=tmp_path, finetune_steps=7)
     assert saved_or_planned(lambda: fresh, out=tmp_path, resume=True, overwrite=True, progress=False) is fresh

@@ -48,7 +48,7 @@ def run(cfg: StudyConfig) -> StudyResult:
         rundir.save_config(to_yaml(cfg))
         pretrained = pretrain_stage(cfg, rundir)
         seeds = [cfg.seed + i for i in range(cfg.seeds)]
-        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds, cfg.semi)
+        cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds, [] if cfg.semi == "none" else [cfg.semi])
         records = run_cells(cfg, rundir, cells, pretrained)
         text = is_text_spec(cfg.labeled or cfg.data)
         if text:  # the classic few-label text baseline on the same label subsets

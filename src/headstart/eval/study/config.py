@@ -33,9 +33,9 @@ class StudyConfig(RunOptions):
     finetune_steps_by_budget: dict[str, int] = Field({}, description="fine-tuning steps per cell of a budget, "
                                                      "BUDGET=STEPS (e.g. 10%=600); others: --finetune-steps")
     finetune_args: dict[str, Any] = Field({}, description="more finetune options, KEY=VALUE")
-    semi: list[Literal["fixmatch", "flexmatch", "freematch"]] = Field([], description="also fine-tune every start with these --semi methods (fixmatch, "
-                            "flexmatch, freematch) on the unlabeled rest of the pool: separates what pretraining "
-                            "adds from what the unlabeled pool adds at fine-tune time")
+    semi: Literal["none", "fixmatch", "flexmatch", "freematch"] = Field(
+        "none", description="also fine-tune every start with this --semi method on the unlabeled rest of the pool: "
+        "separates what pretraining adds from what the unlabeled pool adds at fine-tune time")
     answer_budget: str | None = Field(None, description="the budget the answer line is about, fixed before the run "
                                       "(e.g. 1%); unset: the one validation accuracy picks")
     keep_checkpoints: bool = Field(False, description="keep each finished fine-tuning cell's checkpoints "
