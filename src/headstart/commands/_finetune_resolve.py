@@ -39,6 +39,15 @@ class Init:
         return self.kind == "scratch"
 
 
+def refuse_classify_only(cfg: FinetuneConfig, classify_only: dict[str, object]) -> None:
+    """Options that only `--task classify` has, given to another task: refused in one line, not ignored.
+    `classify_only`: option name -> its default (set to anything else: given)."""
+    given = [k for k, default in classify_only.items() if getattr(cfg, k) != default]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise HeadstartError(f"{flags} apply to --task classify, not --task {cfg.task}", fix=f"drop {flags}")
+
+
 def resolve_init(cfg: FinetuneConfig) -> Init:
     """Read `--from`: `scratch`, a run folder (its model, data and image size), or a weights file."""
     if cfg.from_ == "scratch":

@@ -22,7 +22,7 @@ from headstart.adapt.infer import default_device
 from headstart.adapt.strategies import strategy_class
 from headstart.adapt.strategies.base import Context, Strategy, count_params, set_trainable
 from headstart.commands._finetune_finish import measure_forgetting
-from headstart.commands._finetune_resolve import Init, resolve, resolve_init
+from headstart.commands._finetune_resolve import Init, refuse_classify_only, resolve, resolve_init
 from headstart.config import to_yaml
 from headstart.data.dense.dataset import DenseSet, collate_dense
 from headstart.data.dense.sources import has_split, open_dense
@@ -83,10 +83,7 @@ def run(cfg: FinetuneConfig) -> DenseResult:
 
 def check_options(cfg: FinetuneConfig) -> None:
     """Options that only classification has are refused, not ignored."""
-    given = [k for k, default in CLASSIFY_ONLY.items() if getattr(cfg, k) != default]
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise HeadstartError(f"{flags} apply to --task classify, not --task {cfg.task}", fix=f"drop {flags}")
+    refuse_classify_only(cfg, CLASSIFY_ONLY)
     if cfg.strategy not in ("auto", *DENSE_STRATEGIES):
         raise HeadstartError(f"--strategy {cfg.strategy} is not available for --task {cfg.task}",
                              fix=f"pass one of: {', '.join(DENSE_STRATEGIES)}")

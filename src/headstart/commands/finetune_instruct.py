@@ -13,6 +13,7 @@ import time
 from headstart.adapt.config import FinetuneConfig
 from headstart.adapt.instruct_module import InstructModule, InstructSettings
 from headstart.commands import _instruct as lm
+from headstart.commands._finetune_resolve import refuse_classify_only
 from headstart.commands._instruct_eval import EvalSets, pretrain_run_of
 from headstart.config import to_yaml
 from headstart.data.text.instruct import InstructSet
@@ -62,10 +63,7 @@ def run(cfg: FinetuneConfig) -> lm.LMResult:
 
 def check_options(cfg: FinetuneConfig) -> None:
     """Options that only classification has are refused, not ignored."""
-    given = [k for k, default in CLASSIFY_ONLY.items() if getattr(cfg, k) != default]
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise HeadstartError(f"{flags} apply to --task classify, not --task instruct", fix=f"drop {flags}")
+    refuse_classify_only(cfg, CLASSIFY_ONLY)
     if cfg.strategy != "auto":
         lm.check_strategy(cfg.strategy)
     if isinstance(cfg.blend, float) and not 0 <= cfg.blend <= 1:
