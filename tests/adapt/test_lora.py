@@ -88,6 +88,20 @@ def test_lora__vit_targets_attention_and_mlp_only():
     assert "patch_embed.proj" not in names
 
 
+def test_lora__decoder_targets_every_block_linear_encoder_attention_only():
+    pytest.importorskip("transformers")
+    from headstart.models.text import create_text_backbone
+
+    gpt = target_modules(create_text_backbone("headstart/gpt-mini"), ["auto"])
+    layers = create_text_backbone("headstart/gpt-mini").module.config.num_hidden_layers
+    kinds = {n.split(".")[-1] for n in gpt}
+    assert kinds == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert len(gpt) == 7 * layers and not any("embed" in n for n in gpt)
+    bert = target_modules(create_text_backbone("headstart/bert-mini"), ["auto"])
+    assert {n.split(".")[-1] for n in bert} == {"query", "key", "value", "dense"}
+    assert all(".attention." in n for n in bert)
+
+
 def test_lora__cnn_targets_late_convs_not_depthwise():
     backbone = create_backbone("timm/tf_efficientnet_lite0", image_size=32)
     names = target_modules(backbone, ["auto"])

@@ -2,9 +2,12 @@
 
 Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models" (arXiv:2106.09685):
 W' = W + (alpha / r) B A with A (r x in), B (out x r), B initialised to zero, W frozen. Targets
-per family: ViT attention `qkv`/`proj` and MLP `fc1`/`fc2` in every block; text transformers:
-the attention projections of every layer (BERT `query`/`key`/`value`/`attention.output.dense`,
-Llama `q_proj`/`k_proj`/`v_proj`/`o_proj`, as the LoRA paper adapts); CNNs: the (non
+per family: ViT attention `qkv`/`proj` and MLP `fc1`/`fc2` in every block; BERT encoders: the
+attention projections of every layer (`query`/`key`/`value`/`attention.output.dense`, as the LoRA
+paper adapts); Llama-style decoders: every linear layer of every block, attention
+`q_proj`/`k_proj`/`v_proj`/`o_proj` and MLP `gate_proj`/`up_proj`/`down_proj` (Dettmers et al. 2023,
+"QLoRA", arXiv:2305.14314: adapters on all block layers are what matches full fine-tuning of a
+generative model; attention alone fell far short here, see bench/instruct.py); CNNs: the (non
 depthwise) convolutions of the last half of the layer groups. The head trains fully. After
 training the adapters are merged (`merge_and_unload`), so the exported weights are plain.
 """
@@ -23,9 +26,9 @@ from headstart.models.backbone import Backbone
 
 log = logging.getLogger("headstart")
 VIT_TARGET = re.compile(r"(^|\.)blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))$")
-# text transformers' attention projections: BERT's query/key/value/output, Llama's q/k/v/o_proj
+# text transformers: BERT's attention query/key/value/output; Llama's attention and MLP projections
 TEXT_TARGET = re.compile(r"(^|\.)layers?\.\d+\.(attention\.(self\.(query|key|value)|output\.dense)"
-                         r"|self_attn\.[qkvo]_proj)$")
+                         r"|self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)$")
 
 
 class LoRA(Strategy):
