@@ -54,3 +54,13 @@ def test_mlm__decoder_is_refused_in_one_line():
         build_text("mlm", model="headstart/gpt-mini")
     assert "\n" not in str(err.value).strip()
     assert "--method mlm trains encoder models; headstart/gpt-mini is a decoder" in str(err.value)
+
+
+def test_mlm__pretrains_without_dropout_by_default_and_the_model_keeps_its_own_rates():
+    method = build_text("mlm", model="headstart/bert-mini")
+    rates = {m.p for m in method.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.0}
+    assert method.backbone.module.config.hidden_dropout_prob == pytest.approx(0.1)  # what fine-tuning reads
+    assert method.backbone.module.config.attention_probs_dropout_prob == pytest.approx(0.1)
+    kept = build_text("mlm", model="headstart/bert-mini", dropout=None)
+    assert {m.p for m in kept.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}

@@ -43,6 +43,16 @@ class TextMethodConfig(MethodConfig):
     tokenizer: Literal["bpe", "wordpiece"] = Field("bpe", description="kind of tokenizer trained on the corpus")
 
 
+class LMPretrainingConfig(TextMethodConfig):
+    """A language-model objective (mlm, next-token): trained without dropout by default."""
+
+    dropout: float | None = Field(
+        0.0, ge=0, lt=1, description="dropout while pretraining (every dropout layer of the model); 0: none, as "
+        "for compute-limited pretraining of about one pass over the corpus (Geiping & Goldstein 2023, "
+        "'Cramming'), and faster on a CPU (attention runs the fused kernel); unset: the model's own. Fine-tuning "
+        "uses the model's own either way")
+
+
 class TextMethod(Method):
     """Base of the text methods; subclasses set `name`, `kinds`, `data`, `objective` and `loss`."""
 
@@ -91,6 +101,16 @@ class TextMethod(Method):
     def lm_model(self) -> PreTrainedModel:
         """The model to `save_pretrained`: the LM (base + head) or, without a head, the base model."""
         return self.backbone.module
+
+
+def set_dropout(module: torch.nn.Module, p: float | None) -> None:
+    """Every `nn.Dropout` of `module` (BERT's attention reads its own layer's p) to `p`; None: unchanged.
+    The model's config keeps its rates, so the exported model fine-tunes with its own dropout."""
+    if p is None:
+        return
+    for m in module.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = p
 
 
 def model_kind(model: str) -> str:

@@ -17,11 +17,11 @@ from transformers import AutoModelForMaskedLM, PreTrainedModel, PreTrainedTokeni
 from headstart.data.text.masking import IGNORE, mask_tokens
 from headstart.errors import HeadstartError
 from headstart.methods.base import Plan
-from headstart.methods.text import TextMethod, TextMethodConfig, build_lm
+from headstart.methods.text import LMPretrainingConfig, TextMethod, build_lm, set_dropout
 from headstart.models.text import TextBackbone
 
 
-class MLMConfig(TextMethodConfig):
+class MLMConfig(LMPretrainingConfig):
     mask_rate: float = Field(0.15, gt=0, lt=1, description="share of the tokens chosen for the loss (BERT: 0.15)")
 
 
@@ -41,6 +41,7 @@ class MLM(TextMethod):
         self.mask_id = int(tokenizer.mask_token_id)
         self.vocab_size = int(backbone.module.config.vocab_size)
         lm, self.head = build_lm(backbone, AutoModelForMaskedLM)
+        set_dropout(lm, cfg.dropout)
         self._lm = (lm,)  # not a child: its modules are `backbone.module` and `head`, registered already
 
     def mask(self, ids: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

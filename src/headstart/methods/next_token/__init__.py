@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
 from headstart.methods.base import Plan
-from headstart.methods.text import TextMethod, TextMethodConfig, build_lm
+from headstart.methods.text import LMPretrainingConfig, TextMethod, build_lm, set_dropout
 from headstart.models.text import TextBackbone
 
 
-class NextTokenConfig(TextMethodConfig):
+class NextTokenConfig(LMPretrainingConfig):
     pass
 
 
@@ -29,6 +29,7 @@ class NextToken(TextMethod):
                  tokenizer: PreTrainedTokenizerFast) -> None:
         super().__init__(backbone, cfg, plan, tokenizer=tokenizer)
         lm, self.head = build_lm(backbone, AutoModelForCausalLM)
+        set_dropout(lm, cfg.dropout)
         self._lm = (lm,)  # not a child: its modules are `backbone.module` and `head`, registered already
 
     def loss(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
