@@ -68,8 +68,16 @@ def open_fortunes(name: str, *, split: str, root: str | os.PathLike = FORTUNES_R
     """
     if name not in NAMED_TEXT:
         raise HeadstartError(f"unknown fortunes set {name!r}", fix=f"use one of: {', '.join(NAMED_TEXT)}")
+    c = _open(name, split, Path(root))
+    return Corpus(texts=list(c.texts), labels=c.labels.copy(), classes=list(c.classes), origins=list(c.origins),
+                  source=c.source)
+
+
+@lru_cache(maxsize=8)
+def _open(name: str, split: str, root: Path) -> Corpus:
+    """`open_fortunes` once per process (a study opens the same sets for every cell): the caller gets a copy."""
     languages = ("en",) if name == "fortunes-topic" else tuple(LANGUAGES)
-    entries = _distinct(Path(root), languages)
+    entries = _distinct(root, languages)
     if name == "fortunes-topic":
         classes, keys = list(TOPICS), [_topic(entry) for entry in entries]
     elif name == "fortunes-lang":
