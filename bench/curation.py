@@ -21,26 +21,31 @@ active-learning rounds: half the budget by `diverse`, a probe on it, then the ot
 strategy (scores from that probe's softmax). `--dedup`: `dedup_bench` on `--dedup-pool` rows (1 in
 60 an augmented copy of another). For 100k / 1M rows of selection see bench/selection_scale.py.
 
-Measured (2026-12-02, machine shared with other benchmarks, load 3-10 on 2 cores; backbone:
-resnet-mini, SimCLR views=light 600 steps x 128 on Fashion-MNIST, bench/out/curation-run),
-long-tailed pool (18,480 rows, 1,680 of them copies), test accuracy mean of 3 seeds, paired
-difference to random with its 95% interval:
-    budget 100: random 49.4 | diverse 59.5 (+10.1, -9.2 to +29.4) | typical 61.5 (+12.0, -0.3 to
-        +24.3) | balanced 43.4 (-6.0, -11.1 to -0.9) | uncertain 60.5 (+11.0, -0.6 to +22.6) |
-        diverse+uncertain 62.7 (+13.3, +0.5 to +26.1)
-    budget 600: random 66.0 | diverse 73.1 (+7.1, +3.1 to +11.1) | typical 71.4 (+5.4, -0.8 to
-        +11.7) | balanced 57.0 (-9.0, -10.1 to -7.9) | uncertain 72.9 (+6.9, +2.6 to +11.2) |
-        diverse+uncertain 74.1 (+8.1, +3.8 to +12.4)
-Random's 600 picks hold 47-55 copies and 2-4 images of the rarest class; typical's 45 and 4-5,
-diverse's 129-143 and 10-12: on the tail, covering the rare classes outweighs the copies. balanced
-(sqrt(n) k-means clusters) follows the large classes and loses.
-Dedup (same features, 1 in 60 rows a planted copy; precision: dropped rows that are a planted copy or
-its original; recall: planted pairs not both kept), 10,000-row pool:
-    0.95 (default): 5,538 dropped, precision 3.0%, recall 76.5% | 0.98: 997 dropped, 2.3%, 13.3% |
-    0.99: 149 dropped, 5.4%, 4.8%
-The copies sit at cosine 0.8-0.98 to their originals while 0.1% of distinct pairs pass 0.97 in
-this 600-step embedding, so no threshold separates them: near-duplicate search needs embeddings
-trained to be invariant to such changes (longer pretraining), or pixel-level hashes for exact copies.
+Measured (2026-12-02, quiet 2-core machine; backbone: resnet-mini, SimCLR views=light 600 steps x 128 on
+Fashion-MNIST, bench/out/curation-run), long-tailed pool (18,480 rows, 1,680 of them copies), test accuracy
+mean of 3 seeds, paired difference to random with its 95% interval:
+    budget 100: random 49.0 | typical 60.6 (+11.6, -5.7 to +28.9) | diverse 63.8 (+14.8, -2.3 to +31.8) |
+        uncertain 61.7 (+12.7, +2.1 to +23.2) | diverse+uncertain 64.2 (+15.2, -4.0 to +34.4) |
+        balanced 43.9 (-5.1, -17.7 to +7.5) | diverse+typical 38.6 (-10.4, -17.8 to -3.1)
+    budget 600: random 65.9 | typical 70.6 (+4.7, +3.1 to +6.3) | diverse 73.1 (+7.2, +5.8 to +8.6) |
+        uncertain 72.4 (+6.5, +4.8 to +8.1) | diverse+uncertain 75.1 (+9.2, +7.2 to +11.2) |
+        balanced 56.5 (-9.4, -12.9 to -6.0) | diverse+typical 41.6 (-24.3, -39.1 to -9.5)
+Same backbone, --pool balanced (60,000 rows): budget 100: random 69.3 | typical 72.9 (+3.7, -2.5 to +9.9) |
+    diverse 58.7 (-10.6, -30.4 to +9.2) | diverse+typical 66.9 (-2.4, -12.5 to +7.8); budget 600: random 80.7 |
+    typical 81.7 (+0.9, -0.8 to +2.7) | diverse 71.3 (-9.5, -18.4 to -0.5) | diverse+typical 69.1 (-11.6)
+Random's 600 picks hold 47-55 copies and 2-4 images of the rarest class; typical's 40-50 and 4-6,
+diverse's 134-156 and 11-15: on the tail, covering the rare classes outweighs the copies. balanced
+(sqrt(n) k-means clusters) follows the large classes and loses; so does a diverse+typical blend (its
+typicality is global density: 0 images of the rarest class). typical, the `select` default, is the one
+strategy ahead of random on both pools.
+Dedup (same features, 60,000-row pool, 1 in 60 rows a planted copy; precision: dropped rows that are a
+planted copy or its original; recall: planted pairs not both kept):
+    0.95 (default): 4,480 groups (largest 2,311), 42,513 dropped, precision 2.7%, recall 82.1%, 170 s |
+    0.98: 2,756 groups, 10,446 dropped, 2.7%, 25.0%, 54 s | 0.99: 927 groups, 2,233 dropped, 3.7%, 8.0%, 36 s
+(10,000-row pool, earlier: 0.95: 5,538 dropped, 3.0%, 76.5%.) The copies sit at cosine 0.8-0.98 to their
+originals while 0.1% of distinct pairs pass 0.97 in this 600-step embedding, so no threshold separates
+them: near-duplicate search needs embeddings trained to be invariant to such changes (longer
+pretraining), or `dedup --exact` for byte-identical files.
 Earlier (balanced pool):
 Measured (2026-11-23, 2 shared CPU cores, --pool 10000 --budget 100 (1%) --seeds 3; backbone:
 resnet-mini, SimCLR 600 steps x 128 on Fashion-MNIST, kNN 78.5%), test accuracy mean +- std:

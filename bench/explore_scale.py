@@ -11,6 +11,12 @@ static (one file with everything inlined), in the system Chromium driven by Play
 tab each time, the browser already started): "ready" is the page's own `performance.now()` once
 plotly has drawn the interactive map; "first paint" is Chromium's first-contentful-paint. Then,
 served: hover, click and zoom times on three points.
+
+Measured 2026-12-02, quiet 2-core machine, pixel features, 3 loads each (ms from navigation):
+    10,000 points:  first paint 124, interactive 2,138 served (1,999-2,196), 2,409 static (2,120-2,416)
+    100,000 points: first paint 152, interactive 2,737 served (2,538-3,036), 2,989 static (2,909-3,101);
+                    data in hand at 1,929; hover 121-835, click 605-723, zoom 130-713;
+                    build 8.5 s, thumbnails 12.2 s (25 sheets, 20 MB), points JSON 6 MB
 """
 
 from __future__ import annotations
