@@ -129,3 +129,9 @@ def test_split_train_val__errors(train_labels):
     labels[5] = -1
     with pytest.raises(HeadstartError, match="only come from labeled images"):
         split_train_val(np.arange(10), labels)
+
+
+def test_parse_budget__per_class_text_points_to_the_per_class_option():
+    with pytest.raises(HeadstartError) as err:
+        parse_budget("10/class")
+    assert "--per-class 10" in str(err.value.fix)

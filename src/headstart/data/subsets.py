@@ -54,7 +54,9 @@ def parse_budget(text: str) -> Budget:
         return Budget(count=count)
     match = _PERCENT.fullmatch(text)
     if not match:
-        raise HeadstartError(f"cannot read label budget {text!r}", fix=_BUDGET_FIX)
+        per_class = re.fullmatch(r"\s*([0-9]+)\s*/\s*class\s*", text)
+        fix = f"for {per_class[1]} per class pass --per-class {per_class[1]}; or " if per_class else ""
+        raise HeadstartError(f"cannot read label budget {text!r}", fix=fix + _BUDGET_FIX)
     percent = float(match.group(1))
     if not 0 < percent <= 100:
         raise HeadstartError(f"label budget {text!r} is not in (0%, 100%]", fix=_BUDGET_FIX)
