@@ -41,6 +41,8 @@ from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone, BackboneMeta
 from headstart.models.hf_folder import check_hf_folder
 
+hf_logging.disable_progress_bar()  # "Loading weights" / "Writing model shards" bars: headstart shows its own progress
+
 TEXT_NETS = {"bert-mini": "bert", "gpt-mini": "gpt"}  # net -> special-token style of its tokenizer
 DEFAULT_VOCAB = 8192  # `train_tokenizer`'s default, for a net built without a tokenizer
 MAX_POSITIONS = 512
