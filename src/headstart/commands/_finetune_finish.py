@@ -140,10 +140,11 @@ def report_on_test(model: Classifier, data: LabeledSplits, size: int, device) ->
 
 def measure_forgetting(
     cfg: FinetuneConfig, model: Classifier, start: dict, tuned: dict, device, *,
-    opener: Callable[[str, str], Any] | None = None,
+    opener: Callable[[str, str], Any] | None = None, warn: bool = True,
 ) -> dict | None:
     """kNN accuracy on the pretraining data before/after fine-tuning (and blended); None from scratch.
-    `opener(spec, split)` opens the data as another kind of set (text); default: images."""
+    `opener(spec, split)` opens the data as another kind of set (text); default: images. `warn=False`:
+    a pretraining set without labels is noted in the results only (text measures perplexity instead)."""
     if cfg.from_ == "scratch":
         return None
     if not cfg.forgetting_data:
@@ -152,7 +153,7 @@ def measure_forgetting(
     try:
         bank, query = forgetting_sets(cfg.forgetting_data, seed=cfg.seed, opener=opener)
     except HeadstartError as err:
-        log.warning("forgetting not measured: %s", err)
+        (log.warning if warn else log.info)("kNN forgetting not measured: %s", err)
         return {"skipped": str(err), "data": cfg.forgetting_data}
     model.cpu()
     before, after = copy_backbone(model, start), copy_backbone(model, tuned)

@@ -120,7 +120,7 @@ class TextInputs:
 
         return text_forgetting(cfg, model, start, tuned, device, tokenizer=self.tokenizer,
                                knn=lambda: measure_forgetting(cfg, model, start, tuned, device,
-                                                              opener=self.opener(cfg)))
+                                                              opener=self.opener(cfg), warn=False))
 
 
 def text_tokenizer(cfg: FinetuneConfig, init: Init, rundir: Run):
