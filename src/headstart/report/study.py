@@ -23,17 +23,17 @@ from headstart.report.study_bias import bias_part
 from headstart.run import Run
 
 TERMS = [
-    ("from scratch", "the same network with random weights, every weight trained on the labeled images only."),
+    ("from scratch", "the same network with random weights, every weight trained on the labeled examples only."),
     ("linear", "the pretrained backbone stays frozen; only a new linear classifier on its features is trained."),
     ("lp-ft", ("linear probe, then fine-tune: the head is first trained on the frozen backbone, then every "
                "weight is trained, so a random head does not distort the pretrained features.")),
-    ("full", "every weight (backbone and a new head) is trained on the labeled images from the start."),
+    ("full", "every weight (backbone and a new head) is trained on the labeled examples from the start."),
     ("+ semi", ("fine-tuning also trained on the unlabeled rest of the data (consistency on confident "
                 "pseudo-labels); scratch + semi is the matching baseline.")),
     ("tfidf/logreg", ("text: TF-IDF of character 2-5-grams and logistic regression (C=10), fit on the same "
                       "labeled texts only; the classic few-label text baseline, no pretraining.")),
     ("paired gain", ("per seed, the pretrained cell's test accuracy minus the from-scratch cell's; both used the "
-                     "same labeled subset and test images, so the pair shares its luck and the difference is "
+                     "same labeled subset and test examples, so the pair shares its luck and the difference is "
                      "measured more precisely than two separate accuracies.")),
     ("95% CI", ("mean ± t(0.975, n-1) · s / √n over the n seeds (Student t); none with one seed. A gain is called "
                 "significant only when its interval excludes zero.")),
