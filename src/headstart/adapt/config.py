@@ -48,7 +48,8 @@ class FinetuneConfig(TrainerOptions):
     lora_targets: list[str] = Field(
         ["auto"],
         description="LoRA module names or suffixes; auto: ViT qkv/proj/fc1/fc2, "
-        "CNN convs of the last half of the stages, text transformers' attention projections",
+        "CNN convs of the last half of the stages, BERT attention projections, every block linear of a "
+        "Llama-style decoder",
     )
     freeze_blocks: int | None = Field(
         None, ge=0, description="--strategy freeze: first K layer groups frozen; unset: half of them"

@@ -31,8 +31,8 @@ class AlignConfig(TrainerOptions):
     strategy: str = Field("full", description=STRATEGY_HELP)
     lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora/qlora)")
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
-    lora_targets: list[str] = Field(["auto"], description="LoRA module names or suffixes; auto: the attention "
-                                    "projections")
+    lora_targets: list[str] = Field(["auto"], description="LoRA module names or suffixes; auto: every "
+                                    "attention and MLP projection of each block")
     freeze_blocks: int | None = Field(None, ge=0, description="--strategy freeze: first K layer groups frozen")
     unfreeze_every: int | None = Field(None, ge=1, description="--strategy freeze: unfreeze one more group every N "
                                        "epochs")
