@@ -25,6 +25,12 @@ shared): exact match zero-shot 0.0%, SFT full 18.4%, lora 0.0% (1.5% trainable, 
 full's 1.4 after 80 steps), qlora 0.0%, full blended 0.5 0.0%, scratch full 10.6%; preference accuracy
 66-70% throughout; pretraining-corpus perplexity 1,559 -> full 5,392, lora 2,132, qlora 2,140, blend 2,232;
 peak RSS full 2,380 MB, lora 1,964, qlora 2,598. The DPO row did not finish within the session.
+
+Measured 2026-12-02 later (LoRA on every block linear; CPU shared with one other benchmark; `--seeds 0
+--pretrain-steps 300 --sft-steps 120 --dpo-steps 60 --labels 1200`; pretraining perplexity 910): exact match
+zero-shot 0.0%, SFT full 22.0%, lora 9.9% (3.7% trainable), qlora 9.9%, full blended 0.5 2.9%, full + DPO 9.3%
+(preference accuracy 70.2 -> 70.8%), scratch full 26.8%; perplexity 910 -> full 31,911, lora 1,442, qlora 1,437,
+blend 3,428, DPO 65,090; peak RSS full 2,389 MB, lora 2,582, qlora 3,589.
 """
 
 from __future__ import annotations
