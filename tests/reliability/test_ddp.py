@@ -102,3 +102,24 @@ def signal_pid(pid: int) -> None:
     import os
 
     os.kill(pid, signal.SIGKILL)
+
+
+def test_ddp__text_pretraining_on_two_cpu_processes(tmp_path):
+    """The text path goes through the same Lightning strategy: bert-mini MLM on 2 gloo ranks, rank 0 writes."""
+    import json
+
+    from headstart.data.text.fortunes import open_fortunes
+
+    corpus = tmp_path / "corpus.jsonl"
+    texts = open_fortunes("fortunes", split="train").texts[::200][:300]
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    out = tmp_path / "run"
+    res = run_process("pretrain", "--data", str(corpus), "--model", "headstart/bert-mini", "--method", "mlm",
+                      "--out", out, "--steps", "4", "--batch-size", "8", "--seq-len", "32", "--method-args",
+                      "vocab_size=600", "--no-progress", "--no-monitor", *DDP)
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 4
+    assert (out / "exported" / "hf" / "config.json").is_file() and (out / "tokenizer" / "tokenizer.json").is_file()
+    steps = [int(r["step"]) for r in csv.DictReader((out / "metrics.csv").open()) if r.get("train/loss_step")]
+    assert steps == list(range(4))  # rank 0 alone logs
