@@ -12,7 +12,7 @@ from headstart.eval.study.config import DemoConfig
 def estimated_seconds(sizes: dict) -> float:
     t = sizes["seconds_per_token"]
     pretrain = sizes["pretrain_steps"] * t * demo_text.BATCH * demo_text.SEQ_LEN
-    per_step = t * demo_text.FT_BATCH * demo_text.FT_SEQ_LEN / 2
+    per_step = t * demo_text.FT_BATCH * demo_text.FT_SEQ_LEN / 2 * demo_text.FT_TOKEN_COST
     units = demo_text.SEEDS * (1 + sum(demo_text.LINEAR_STEP_COST if s == "linear" else 1.0
                                        for s in demo_text.STRATEGIES))
     cells = len(demo_text.BUDGETS) * demo_text.SEEDS * (1 + len(demo_text.STRATEGIES))
@@ -20,12 +20,22 @@ def estimated_seconds(sizes: dict) -> float:
     return demo_text.FIXED_S + pretrain + cells * demo_text.CELL_OVERHEAD_S + finetune
 
 
-@pytest.mark.parametrize("seconds_per_token", [2e-5, 1e-4, 2e-4])  # slower: the 30-step floor wins
+@pytest.mark.parametrize("seconds_per_token", [2e-5, 1e-4, 1.3e-4])  # this machine: 1.2-1.7e-4
 def test_demo_text_plan__fits_the_minutes(monkeypatch, seconds_per_token):
     monkeypatch.setattr(demo_text, "seconds_per_token", lambda: seconds_per_token)
     sizes = demo_text.plan(15.0)
+    assert estimated_seconds(sizes) == pytest.approx(sizes["estimated_s"])
     assert estimated_seconds(sizes) <= 15 * 60 * 1.01
     assert set(sizes["finetune_steps"]) == set(demo_text.BUDGETS)
+
+
+def test_demo_text_plan__a_machine_too_slow_for_the_smallest_plan_is_told(monkeypatch, capsys):
+    monkeypatch.setattr(demo_text, "seconds_per_token", lambda: 6e-4)
+    sizes = demo_text.plan(15.0)
+    assert sizes["finetune_steps"] == dict.fromkeys(demo_text.BUDGETS, demo_text.MIN_FT_STEPS)
+    assert sizes["pretrain_steps"] == demo_text.MIN_PRETRAIN_STEPS and sizes["estimated_s"] > 15 * 60
+    demo_text.study_plan(DemoConfig(text=True, minutes=15.0))
+    assert "needs about" in capsys.readouterr().out
 
 
 def test_demo_text_plan__a_faster_machine_pretrains_longer(monkeypatch):

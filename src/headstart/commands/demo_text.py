@@ -27,7 +27,8 @@ PRETRAIN_SHARE = 0.55  # of the budget; the rest: tokenizer, fine-tuning cells, 
 FIXED_S = 150.0  # reading and tokenizing the corpus, training its tokenizer, start-up, report
 CELL_OVERHEAD_S = 20.0  # per fine-tuning cell: tokenize, probe, test split, forgetting (perplexity)
 LINEAR_STEP_COST = 0.4  # a frozen-backbone step vs a full one
-FT_TOKEN_COST = 2.5  # a fine-tuning token vs a pretraining one (dropout on, padded batches; measured: 0.6 s a step)
+MIN_PRETRAIN_STEPS, MIN_FT_STEPS = 50, 30
+FT_TOKEN_COST = 1.0  # a fine-tuning token vs a pretraining one (measured in the demo: ~0.25 s a 30-step cell's step)
 
 
 def seconds_per_token(batch: int = BATCH, seq_len: int = SEQ_LEN) -> float:
@@ -54,25 +55,40 @@ def seconds_per_token(batch: int = BATCH, seq_len: int = SEQ_LEN) -> float:
 
 
 def plan(minutes: float) -> dict:
-    """Pretraining steps that fit the budget's pretraining share; fine-tuning steps fixed per budget,
-    cut when the rest of the budget cannot hold them."""
+    """Pretraining steps that fit the budget's pretraining share (less where the smallest fine-tuning plan
+    needs the room); fine-tuning steps fixed per budget, cut to what the rest holds, never under
+    `MIN_FT_STEPS`. `estimated_s`: what the plan should take here; above the budget on a slow machine,
+    where even the smallest plan does not fit."""
     per_token = seconds_per_token()
     budget = minutes * 60
-    pretrain_steps = int((PRETRAIN_SHARE * budget - FIXED_S) / (per_token * BATCH * SEQ_LEN))
     cells = len(BUDGETS) * SEEDS * (1 + len(STRATEGIES))
-    train_s = max(0.0, (1 - PRETRAIN_SHARE) * budget - cells * CELL_OVERHEAD_S)
     units = SEEDS * (1 + sum(LINEAR_STEP_COST if s == "linear" else 1.0 for s in STRATEGIES))
     per_step = per_token * FT_BATCH * FT_SEQ_LEN / 2 * FT_TOKEN_COST  # texts fill about half of 128 tokens
-    fits = train_s / per_step / units / sum(FT_STEPS.values())
-    steps = {b: max(30, int(n * min(1.0, fits))) for b, n in FT_STEPS.items()}
-    return {"pretrain_steps": max(50, pretrain_steps), "finetune_steps": steps, "seconds_per_token": per_token}
+    pretrain_step = per_token * BATCH * SEQ_LEN
+    overhead = FIXED_S + cells * CELL_OVERHEAD_S
+    smallest = MIN_FT_STEPS * len(FT_STEPS) * per_step * units
+    pretrain_steps = max(MIN_PRETRAIN_STEPS, int(min(PRETRAIN_SHARE * budget - FIXED_S,
+                                                     budget - overhead - smallest) / pretrain_step))
+    train_s = max(0.0, budget - overhead - pretrain_steps * pretrain_step)
+    fits = min(1.0, train_s / per_step / units / sum(FT_STEPS.values()))
+    steps = {b: max(MIN_FT_STEPS, int(n * fits)) for b, n in FT_STEPS.items()}
+    while sum(steps.values()) * per_step * units > train_s and max(steps.values()) > MIN_FT_STEPS:  # floors took room
+        fits *= 0.95
+        steps = {b: max(MIN_FT_STEPS, int(n * fits)) for b, n in FT_STEPS.items()}
+    estimated = overhead + pretrain_steps * pretrain_step + sum(steps.values()) * per_step * units
+    return {"pretrain_steps": pretrain_steps, "finetune_steps": steps, "seconds_per_token": per_token,
+            "estimated_s": estimated}
 
 
 def study_plan(cfg: DemoConfig) -> StudyConfig:
     sizes = plan(cfg.minutes)
     print(f"demo --text: {sizes['seconds_per_token'] * 1e6:.0f} µs per training token here -> pretraining "
           f"{sizes['pretrain_steps']} steps; fine-tuning steps per cell: "
-          + ", ".join(f"{b} {n}" for b, n in sizes["finetune_steps"].items()))
+          + ", ".join(f"{b} {n}" for b, n in sizes["finetune_steps"].items())
+          + f"; about {sizes['estimated_s'] / 60:.0f} minutes")
+    if sizes["estimated_s"] > cfg.minutes * 60 * 1.05:
+        print(f"demo --text: this machine needs about {sizes['estimated_s'] / 60:.0f} minutes for the smallest plan "
+              f"(3 seeds, {MIN_FT_STEPS} fine-tuning steps a cell), more than --minutes {cfg.minutes:g}")
     return StudyConfig(
         data=DATA, labeled=LABELED, model=MODEL, method=METHOD, budgets=BUDGETS, seeds=SEEDS, strategies=STRATEGIES,
         pretrain_steps=sizes["pretrain_steps"], finetune_steps_by_budget=sizes["finetune_steps"], batch_size=BATCH,
