@@ -61,3 +61,22 @@ def pretrained_run(tmp_path_factory, fmnist_folder) -> Path:
     headstart.pretrain(data=str(fmnist_folder), model="headstart/resnet-mini", method="simclr", steps=6,
                        batch_size=32, out=out, progress=False, monitor=False)
     return out
+
+
+@pytest.fixture
+def stop_training_at(monkeypatch):
+    """`stop_training_at(Module, step)`: the module's training step raises RuntimeError("stopped") at that
+    global step (a run cut midway, its checkpoints as they were); returns a function that undoes it."""
+
+    def stop(module_cls, step: int):
+        original = module_cls.training_step
+
+        def training_step(self, batch, batch_idx):
+            if self.global_step == step:
+                raise RuntimeError("stopped")
+            return original(self, batch, batch_idx)
+
+        monkeypatch.setattr(module_cls, "training_step", training_step)
+        return lambda: monkeypatch.setattr(module_cls, "training_step", original)
+
+    return stop

@@ -43,21 +43,14 @@ def final_state(out) -> dict[str, torch.Tensor]:
     return state | {"drawn": torch.tensor(ckpt["headstart_semi"]["drawn"])}
 
 
-def test_semi__a_run_stopped_midway_and_resumed_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+def test_semi__a_run_stopped_midway_and_resumed_ends_as_an_uninterrupted_one(tmp_path, stop_training_at):
     opts = {**SCRATCH, "steps": 8, "seed": 2, "semi": "fixmatch", "semi_threshold": 0.3, "blend": None,
             "checkpoint_every": "1steps", "epochs": 2}  # the resolved length: --resume refuses another
     finetune_fast(tmp_path / "whole", **opts)
-    step = SemiFinetuneModule.training_step
-
-    def stop_at_5(self, batch, batch_idx):
-        if self.global_step == 5:
-            raise RuntimeError("stopped")
-        return step(self, batch, batch_idx)
-
-    monkeypatch.setattr(SemiFinetuneModule, "training_step", stop_at_5)
+    undo = stop_training_at(SemiFinetuneModule, 5)
     with pytest.raises(RuntimeError, match="stopped"):
         finetune_fast(tmp_path / "cut", **opts)
-    monkeypatch.setattr(SemiFinetuneModule, "training_step", step)
+    undo()
     finetune_fast(tmp_path / "cut", **opts, resume=True)
     whole, cut = final_state(tmp_path / "whole"), final_state(tmp_path / "cut")
     assert whole["drawn"].item() == 8 and whole.keys() == cut.keys()

@@ -165,7 +165,7 @@ def test_cli__bad_strategy_is_one_line(gpt_run, lm_files, tmp_path):
 
 
 def test_finetune_instruct__stopped_midway_and_resumed_ends_as_an_uninterrupted_run(gpt_run, lm_files, tmp_path,
-                                                                                    monkeypatch):
+                                                                                    stop_training_at):
     from safetensors.torch import load_file
 
     from headstart.adapt.instruct_module import InstructModule
@@ -173,20 +173,13 @@ def test_finetune_instruct__stopped_midway_and_resumed_ends_as_an_uninterrupted_
     opts = {**LM, "steps": 6, "checkpoint_every": "1steps", "seed": 3}
     data = str(lm_files / "sft.jsonl")
     headstart.finetune(from_=str(gpt_run), data=data, task="instruct", strategy="full", out=tmp_path / "whole", **opts)
-    step = InstructModule.training_step
-
-    def stop_at_3(self, batch, batch_idx):
-        if self.global_step == 3:
-            raise RuntimeError("stopped")
-        return step(self, batch, batch_idx)
-
-    monkeypatch.setattr(InstructModule, "training_step", stop_at_3)
+    undo = stop_training_at(InstructModule, 3)
     with pytest.raises(RuntimeError, match="stopped"):
         headstart.finetune(from_=str(gpt_run), data=data, task="instruct", strategy="full", out=tmp_path / "cut",
                            **opts)
     saved = torch.load(tmp_path / "cut" / "checkpoints" / "last.ckpt", weights_only=False)
     assert saved["global_step"] == 3  # the resumed run starts from here, not from the beginning
-    monkeypatch.setattr(InstructModule, "training_step", step)
+    undo()
     headstart.finetune(from_=str(gpt_run), data=data, task="instruct", strategy="full", out=tmp_path / "cut",
                        resume=True, **opts)
     whole = load_file(tmp_path / "whole" / "exported" / "hf" / "model.safetensors")

@@ -88,7 +88,7 @@ def study_plan(cfg: DemoConfig) -> StudyConfig:
           + f"; about {sizes['estimated_s'] / 60:.0f} minutes")
     if sizes["estimated_s"] > cfg.minutes * 60 * 1.05:
         print(f"demo --text: this machine needs about {sizes['estimated_s'] / 60:.0f} minutes for the smallest plan "
-              f"(3 seeds, {MIN_FT_STEPS} fine-tuning steps a cell), more than --minutes {cfg.minutes:g}")
+              f"({SEEDS} seeds, {MIN_FT_STEPS} fine-tuning steps a cell), more than --minutes {cfg.minutes:g}")
     return StudyConfig(
         data=DATA, labeled=LABELED, model=MODEL, method=METHOD, budgets=BUDGETS, seeds=SEEDS, strategies=STRATEGIES,
         pretrain_steps=sizes["pretrain_steps"], finetune_steps_by_budget=sizes["finetune_steps"], batch_size=BATCH,
