@@ -18,6 +18,12 @@ from typing import IO, Any
 from headstart.errors import HeadstartError
 
 
+def cache_dir(kind: str = "") -> Path:
+    """`$XDG_CACHE_HOME/headstart/<kind>` (`~/.cache/headstart/<kind>`): downloads, token arrays, folder
+    indexes."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart" / kind
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file that replaces `path` only when the block ends without error.

@@ -26,6 +26,7 @@ import torch
 from rich.progress import Progress
 
 from headstart.data.decode import BadImage, decode_image, image_size, is_gray, show_path
+from headstart.data.folder_cache import load_listing, now_ns, save_listing
 from headstart.data.imageset import UNLABELED, ImageSet
 from headstart.errors import HeadstartError
 
@@ -48,36 +49,48 @@ class FolderIndex:
     classes: list[str]
 
 
-def index_folder(root: str | os.PathLike) -> FolderIndex:
-    """List the image files under `root` and read labels from the layout (see module doc)."""
+def index_folder(root: str | os.PathLike, *, cache: bool = True) -> FolderIndex:
+    """List the image files under `root` and read labels from the layout (see module doc).
+
+    A large folder's listing is cached and reused until a folder in it changes
+    (`headstart.data.folder_cache`); `cache=False` always lists."""
     root = os.fspath(root)
+    if cache and (hit := load_listing(root)) is not None:
+        return FolderIndex(*hit)
+    started = now_ns()
     visited = {_folder_key(os.stat(root))}
-    loose, subdirs = _scan(root, visited)
-    per_class = [(os.path.basename(d), _walk(d, visited)) for d in subdirs]
+    folders = [root]
+    loose, subdirs = _scan(root, visited, folders)
+    per_class = [(os.path.basename(d), _walk(d, visited, folders)) for d in subdirs]
     per_class = [(name, paths) for name, paths in per_class if paths]
     if len(per_class) >= 2 and not loose:
         classes = [name for name, _ in per_class]
         paths = [p for _, class_paths in per_class for p in class_paths]
-        labels = np.repeat(np.arange(len(classes)), [len(p) for _, p in per_class])
-        return FolderIndex(paths, labels.astype(np.int64), classes)
-    paths = sorted(loose + [p for _, class_paths in per_class for p in class_paths])
-    return FolderIndex(paths, np.full(len(paths), UNLABELED, np.int64), [])
+        labels = np.repeat(np.arange(len(classes)), [len(p) for _, p in per_class]).astype(np.int64)
+    else:
+        classes = []
+        paths = sorted(loose + [p for _, class_paths in per_class for p in class_paths])
+        labels = np.full(len(paths), UNLABELED, np.int64)
+    if cache:
+        save_listing(root, paths, labels, classes, folders, started)
+    return FolderIndex(paths, labels, classes)
 
 
-def _walk(top: str, visited: set[tuple[int, int]]) -> list[str]:
+def _walk(top: str, visited: set[tuple[int, int]], folders: list[str]) -> list[str]:
     """Every image file below `top`, sorted."""
     found: list[str] = []
     stack = [top]
     while stack:
-        files, dirs = _scan(stack.pop(), visited)
+        files, dirs = _scan(stack.pop(), visited, folders)
         found += files
         stack += reversed(dirs)
     found.sort()
     return found
 
 
-def _scan(folder: str, visited: set[tuple[int, int]]) -> tuple[list[str], list[str]]:
-    """Image files and not yet visited sub-folders directly in `folder`, both sorted."""
+def _scan(folder: str, visited: set[tuple[int, int]], folders: list[str]) -> tuple[list[str], list[str]]:
+    """Image files and not yet visited sub-folders directly in `folder`, both sorted; the sub-folders
+    are also added to `folders` (every folder read, for the cache's check)."""
     files: list[str] = []
     dirs: list[str] = []
     try:
@@ -105,6 +118,7 @@ def _scan(folder: str, visited: set[tuple[int, int]]) -> tuple[list[str], list[s
                     _warn_skipped(entry.path, err.strerror or str(err))
     files.sort()
     dirs.sort()
+    folders += dirs
     return files, dirs
 
 

@@ -17,6 +17,7 @@ import torch
 
 from headstart.data.imageset import ImageSet
 from headstart.errors import HeadstartError
+from headstart.io import cache_dir
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -70,7 +71,7 @@ def find_named(name: str) -> Path:
     """The folder holding a named set's four IDX files, downloading it if it must."""
     tv_name, _, debian = NAMED[name]
     candidates = [Path(p) / name for p in os.environ.get("HEADSTART_DATA", "").split(os.pathsep) if p]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart"
+    cache = cache_dir()
     candidates += [Path(debian), cache / tv_name / "raw"]
     for folder in candidates:
         if all((folder / f).is_file() for pair in FILES.values() for f in pair):

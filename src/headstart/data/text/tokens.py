@@ -31,7 +31,7 @@ from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from headstart.errors import HeadstartError
-from headstart.io import disk_error, temp_folder_beside
+from headstart.io import cache_dir, disk_error, temp_folder_beside
 
 CACHE_VERSION = 1
 BATCH = 4096  # documents per encode_batch call (the Rust side runs them on all cores)
@@ -53,7 +53,7 @@ class TokenArrays:
 
 def default_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/headstart/tokens` (`~/.cache/headstart/tokens`)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart" / "tokens"
+    return cache_dir("tokens")
 
 
 def pad_id_of(tokenizer: PreTrainedTokenizerFast) -> int:
