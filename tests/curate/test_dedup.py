@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from headstart.curate.base import normalize
-from headstart.curate.dedup import exact_duplicates, kept_rows, near_duplicates
+from headstart.curate.dedup import (Buckets, exact_duplicates, kept_rows, near_duplicates, neighbour_counts,
+                                    similar_pairs)
 from headstart.errors import HeadstartError
 
 
@@ -30,7 +31,8 @@ def brute_force_groups(x: torch.Tensor, threshold: float) -> list[list[int]]:
     return groups
 
 
-def test_near_duplicates__finds_planted_copies_and_nothing_else(fmnist):
+@pytest.mark.parametrize("search", ["exact", "clusters"])
+def test_near_duplicates__finds_planted_copies_and_nothing_else(fmnist, search):
     x = fmnist[0][:2000]
     near = {i for group in brute_force_groups(x, 0.99) for i in group}
     distinct = torch.tensor([i for i in range(2000) if i not in near])
@@ -40,7 +42,7 @@ def test_near_duplicates__finds_planted_copies_and_nothing_else(fmnist):
     originals = torch.randperm(len(x), generator=g)[:20]
     copies = x[originals] + torch.randn(20, x.shape[1], generator=g)  # +-1 grey level of 255
     rows = torch.cat([x, copies])
-    groups = near_duplicates(rows, threshold=0.99, chunk=256)  # copies sit in other blocks
+    groups = near_duplicates(rows, threshold=0.99, chunk=256, search=search)  # copies sit in other blocks
     assert sorted(grp.members for grp in groups) == sorted(
         [[int(o), len(x) + i] for i, o in enumerate(originals)]
     )
@@ -79,6 +81,20 @@ def test_near_duplicates__leaders_not_chains(fmnist):
     kept = kept_rows(groups, len(x))
     between = (xn[kept] @ xn[kept].T).fill_diagonal_(0)
     assert between.max() < 0.98  # what is kept holds no near-duplicate pair
+
+
+def test_near_duplicates__cluster_search_meets_each_pair_once_and_most_of_them(fmnist):
+    xn = normalize(fmnist[0])  # 5,000 raw pixel rows: many look-alikes at 0.95
+    exact = neighbour_counts(similar_pairs(xn, 0.95, 1000), len(xn))
+    buckets = Buckets(xn)
+    assert len(buckets.members) == 71 and sum(map(len, buckets.members)) == len(xn)
+    found = neighbour_counts(buckets.pairs(xn, 0.95, 1000), len(xn))
+    assert (found <= exact).all()  # never a pair twice, never one below the threshold
+    assert found.sum() >= 0.9 * exact.sum() and exact.sum() > 10_000
+    groups = near_duplicates(xn, threshold=0.95, search="clusters")
+    for grp in groups[::10]:
+        assert min((xn[grp.members] @ xn[grp.representative]).tolist()) >= 0.95 - 1e-6
+    assert len({i for g in groups for i in g.members}) == sum(map(len, (g.members for g in groups)))
 
 
 def test_near_duplicates__representative_is_the_most_central():

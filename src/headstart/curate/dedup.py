@@ -19,7 +19,13 @@ a group of its own.
 
 Counting neighbours compares all pairs in `(chunk, chunk)` blocks of `X @ X.T` (upper
 triangle only, so N^2 / 2 dot products and never an N x N matrix). Exact all-pairs work is
-O(N^2 D), so 1M rows take 100 times as long as 100k (timed by bench/selection_scale.py --dedup).
+O(N^2 D): 1M rows would take 100 times as long as 100k. So above `EXACT_UP_TO` rows the pairs
+are searched within clusters (`Buckets`, an inverted-file index as in FAISS's IVF): spherical
+k-means into about sqrt(N) clusters; each row lives in its nearest centre and visits its
+`PROBES` nearest; a pair is compared when one row visits the other's cluster, in counting and
+when a leader takes its group. Two rows at cosine >= 0.9 almost always share one of their three
+nearest centres; the pairs missed are measured against the exact search (bench/million_files.py).
+Work: O(N k D) to assign and about O(N * PROBES * N / k * D) for the pairs, O(N^1.5 D) at k = sqrt(N).
 
 `exact_duplicates` groups files by size first and hashes (blake2b, read in 1 MiB chunks)
 only files that share a size: first their first 64 KiB, then the whole file.
@@ -28,6 +34,7 @@ only files that share a size: first their first 64 KiB, then the whole file.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -36,11 +43,14 @@ from pathlib import Path
 
 import torch
 
-from headstart.curate.base import check_embeddings, normalize
+from headstart.curate.base import check_embeddings, normalize, row_chunks
+from headstart.curate.kmeans import fit_centres
 from headstart.errors import HeadstartError
 
 PREFIX_BYTES = 1 << 16
 READ_BYTES = 1 << 20
+EXACT_UP_TO = 100_000  # rows; above, pairs are searched within clusters (`Buckets`)
+PROBES = 3
 
 
 @dataclass
@@ -67,40 +77,91 @@ def similar_pairs(
             yield a + i, b + j
 
 
-def neighbour_counts(x: torch.Tensor, threshold: float, chunk: int) -> torch.Tensor:
-    """int64 `(N,)`: how many other rows each unit-norm row has at cosine >= threshold."""
-    counts = torch.zeros(len(x), dtype=torch.long)
-    for a, b in similar_pairs(x, threshold, chunk):
-        counts += torch.bincount(a, minlength=len(x)) + torch.bincount(b, minlength=len(x))
+def neighbour_counts(pairs: Iterator[tuple[torch.Tensor, torch.Tensor]], n_rows: int) -> torch.Tensor:
+    """int64 `(N,)`: how many of the `pairs` (each met once) each row is in."""
+    counts = torch.zeros(n_rows, dtype=torch.long)
+    for a, b in pairs:
+        counts += torch.bincount(a, minlength=n_rows) + torch.bincount(b, minlength=n_rows)
     return counts
 
 
-def leader_groups(x: torch.Tensor, counts: torch.Tensor, threshold: float) -> list[DuplicateGroup]:
+class Buckets:
+    """Rows by cluster for a search within clusters: spherical k-means centres (about sqrt(N)), each
+    row's home (nearest centre) and its `probes` nearest centres, which it visits."""
+
+    def __init__(self, x: torch.Tensor, probes: int = PROBES, seed: int = 0) -> None:
+        k = max(1, min(len(x), round(math.sqrt(len(x)))))
+        centres = fit_centres(x, k, seed=seed)
+        p = min(probes, k)
+        self.top = torch.empty(len(x), p, dtype=torch.long)
+        for rows in row_chunks(len(x), k):
+            self.top[rows] = (x[rows] @ centres.T).topk(p, dim=1).indices
+        self.home = self.top[:, 0].contiguous()
+        self.members = _by_key(self.home, torch.arange(len(x)), k)  # per cluster: rows living there
+        self.visitors = _by_key(self.top.flatten(), torch.arange(len(x)).repeat_interleave(p), k)
+
+    def pairs(self, x: torch.Tensor, threshold: float, chunk: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every pair within `threshold` that shares a cluster, once: (a, b) with a visiting b's home.
+
+        A pair whose rows each visit the other's home is met twice; it counts where the visitor
+        is the lower row. Two rows at home in the same cluster count once, as (lower, higher)."""
+        for c, (members, visitors) in enumerate(zip(self.members, self.visitors, strict=True)):
+            for q in visitors.split(chunk):
+                at_home = (self.home[q] == c)[:, None]  # (q, 1)
+                for m in members.split(chunk):
+                    lower = q[:, None] < m[None, :]
+                    met_twice = (self.top[m][None, :, :] == self.home[q][:, None, None]).any(dim=2)  # (q, m)
+                    keep = lower | ~(at_home | met_twice)
+                    hit = (x[q] @ x[m].T >= threshold) & keep
+                    a, b = hit.nonzero().unbind(dim=1)
+                    yield q[a], m[b]
+
+    def candidates(self, i: int) -> torch.Tensor:
+        """Rows that share a cluster with row `i` (repeats possible): those living where it visits,
+        and those visiting its home."""
+        return torch.cat([self.visitors[int(self.home[i])], *(self.members[int(c)] for c in self.top[i])])
+
+
+def _by_key(keys: torch.Tensor, values: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """`values` split by `keys` in 0..k-1, ascending within each."""
+    order = torch.sort(keys, stable=True).indices
+    return list(values[order].split(torch.bincount(keys, minlength=k).tolist()))
+
+
+def leader_groups(x: torch.Tensor, counts: torch.Tensor, threshold: float,
+                  buckets: Buckets | None = None) -> list[DuplicateGroup]:
     """Greedy leaders over the rows with a neighbour, most neighbours first (ties: lowest row).
 
-    A leader takes every ungrouped candidate within `threshold` of it; one left alone (its
-    neighbours all joined earlier groups) is no group. Members: leader first, then ascending.
+    A leader takes every ungrouped candidate within `threshold` of it (with `buckets`: among
+    the rows sharing a cluster with it); one left alone (its neighbours all joined earlier groups)
+    is no group. Members: leader first, then ascending.
     """
     rows = (counts > 0).nonzero().flatten()  # (M,) ascending
-    local = x[rows]  # (M, D)
-    free = torch.ones(len(rows), dtype=torch.bool)
+    local = x[rows] if buckets is None else None  # (M, D)
+    free = torch.zeros(len(x), dtype=torch.bool)
+    free[rows] = True
     groups = []
-    for i in torch.sort(counts[rows], descending=True, stable=True).indices.tolist():
+    for i in rows[torch.sort(counts[rows], descending=True, stable=True).indices].tolist():
         if not free[i]:
             continue
-        sim = local @ local[i]  # (M,)
-        take = free & (sim >= threshold)
-        take[i], free[i] = False, False
-        free &= ~take
+        free[i] = False
+        if buckets is None:
+            sim, near = local @ x[i], rows
+            take = free[rows] & (sim >= threshold)
+        else:
+            near = torch.unique(buckets.candidates(i))  # ascending
+            near = near[free[near]]
+            sim = x[near] @ x[i]
+            take = sim >= threshold
         if take.any():
             others = take.nonzero().flatten()
-            groups.append(DuplicateGroup(int(rows[i]), [int(rows[i])] + rows[others].tolist(),
-                                         [1.0] + sim[others].tolist()))
+            free[near[others]] = False
+            groups.append(DuplicateGroup(i, [i] + near[others].tolist(), [1.0] + sim[others].tolist()))
     return sorted(groups, key=lambda g: min(g.members))
 
 
 def near_duplicates(
-    embeddings: torch.Tensor, threshold: float = 0.95, chunk: int = 4096
+    embeddings: torch.Tensor, threshold: float = 0.95, chunk: int = 4096, *, search: str = "auto"
 ) -> list[DuplicateGroup]:
     """Groups of rows within cosine `threshold` of their group's representative (greedy leaders).
 
@@ -108,6 +169,8 @@ def near_duplicates(
         embeddings: `(N, D)` one row per image.
         threshold: cosine in (0, 1]; 0.95 catches resized or re-encoded copies of a photo.
         chunk: rows per block; a block is a `(chunk, chunk)` float matrix (64 MiB at 4096).
+        search: `exact` compares all pairs; `clusters` only pairs that share a cluster (see the
+            module doc); `auto` is exact up to `EXACT_UP_TO` rows.
 
     Returns:
         Groups of two or more rows, ordered by their lowest row; in each, the representative (the
@@ -119,8 +182,14 @@ def near_duplicates(
     check_embeddings(embeddings)
     if not 0 < threshold <= 1:
         raise HeadstartError(f"threshold must be a cosine in (0, 1], got {threshold}", fix="e.g. 0.95")
+    if search not in ("auto", "exact", "clusters"):
+        raise HeadstartError(f"unknown search {search!r}", fix="use auto, exact or clusters")
     x = normalize(embeddings)
-    return leader_groups(x, neighbour_counts(x, threshold, max(1, chunk)), threshold)
+    chunk = max(1, chunk)
+    if search == "exact" or (search == "auto" and len(x) <= EXACT_UP_TO):
+        return leader_groups(x, neighbour_counts(similar_pairs(x, threshold, chunk), len(x)), threshold)
+    buckets = Buckets(x)
+    return leader_groups(x, neighbour_counts(buckets.pairs(x, threshold, chunk), len(x)), threshold, buckets)
 
 
 def kept_rows(groups: Sequence[DuplicateGroup], n_rows: int) -> torch.Tensor:

@@ -102,10 +102,15 @@ def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, iters: int = 20, per_clust
         raise HeadstartError(
             f"cannot make {k} clusters from {len(x)} rows", fix=f"use between 1 and {len(x)} clusters"
         )
+    centres = fit_centres(x, k, seed=seed, iters=iters, per_cluster=per_cluster)
+    labels, sim = assign(x, centres)
+    return Clusters(centres, labels, sim)
+
+
+def fit_centres(x: torch.Tensor, k: int, *, seed: int = 0, iters: int = 20, per_cluster: int = 40) -> torch.Tensor:
+    """The `(k, D)` unit centres of `kmeans` (fitted on its sample), without assigning every row."""
     g = torch.Generator().manual_seed(seed)
     n_fit = min(len(x), max(FIT_ROWS, per_cluster * k))
     fit = x if n_fit == len(x) else x[torch.randperm(len(x), generator=g)[:n_fit]]
     seeds = kmeans_pp(fit[torch.randperm(len(fit), generator=g)[: max(SEED_ROWS, 10 * k)]], k, g)
-    centres = lloyd(fit, seeds, iters)
-    labels, sim = assign(x, centres)
-    return Clusters(centres, labels, sim)
+    return lloyd(fit, seeds, iters)
