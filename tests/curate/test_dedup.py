@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from headstart.curate.base import normalize
-from headstart.curate.dedup import (Buckets, exact_duplicates, kept_rows, near_duplicates, neighbour_counts,
-                                    similar_pairs)
+from headstart.curate.dedup import (
+    Buckets,
+    exact_duplicates,
+    kept_rows,
+    near_duplicates,
+    neighbour_counts,
+    similar_pairs,
+)
 from headstart.errors import HeadstartError
 
 

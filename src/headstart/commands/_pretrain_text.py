@@ -30,6 +30,7 @@ from headstart.models.text import TEXT_NETS, create_text_backbone
 from headstart.models.weights import load_weights
 from headstart.run import Run, open_run
 from headstart.train.callbacks import GlobalRNG
+from headstart.train.compiling import compile_backbone
 from headstart.train.config import PretrainConfig
 from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
@@ -143,8 +144,7 @@ def build_method(cfg: PretrainConfig, plan: Plan, cls: type, method_cfg: TextMet
     if cfg.activation_checkpointing:
         backbone.module.gradient_checkpointing_enable()
     method = cls(backbone, method_cfg, plan, tokenizer=tokenizer)
-    if cfg.compile == "on" or (cfg.compile == "auto" and torch.cuda.is_available()):
-        method.backbone.module.compile()
+    compile_backbone(method.backbone.module, cfg.compile, cfg.accelerator)
     return method
 
 

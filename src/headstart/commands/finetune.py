@@ -30,6 +30,7 @@ from headstart.config import api_function, to_yaml
 from headstart.data.imageset import collate
 from headstart.run import Run, open_run
 from headstart.train.callbacks import Throughput
+from headstart.train.compiling import compile_backbone
 from headstart.train.config import TrainerOptions
 from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
@@ -140,6 +141,7 @@ def build_module(
         views=data.views,
     )
     weights = class_weights(data) if cfg.balance == "loss" else None
+    compile_backbone(model.backbone.module, cfg.compile, cfg.accelerator)
     if cfg.semi != "none":
         return build_semi_module(cfg, model, strategy, settings, plan, data, class_weights=weights)
     return FinetuneModule(model, strategy, settings, plan, class_weights=weights)

@@ -32,6 +32,7 @@ from headstart.export.weights import backbone_state, save_backbone
 from headstart.models.factory import create_backbone
 from headstart.run import Run, open_run
 from headstart.train.callbacks import Throughput
+from headstart.train.compiling import compile_backbone
 from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
 from headstart.train.module import Plan
@@ -133,6 +134,7 @@ def build_module(cfg: FinetuneConfig, model: DenseModel, strategy: Strategy) -> 
                 seed=cfg.seed, channels_last=cfg.channels_last and not model.backbone.meta.is_vit,
                 skip_nonfinite=cfg.skip_nonfinite)
     settings = DenseSettings(backbone_lr_mult=cfg.backbone_lr_mult, layer_decay=cfg.layer_decay)
+    compile_backbone(model.backbone.module, cfg.compile, cfg.accelerator)
     return DenseModule(model, strategy, settings, plan)
 
 

@@ -24,6 +24,7 @@ from headstart.models.factory import create_backbone
 from headstart.models.family import model_family, model_modality
 from headstart.run import Run, open_run
 from headstart.train.callbacks import GlobalRNG, KNNMonitor, Throughput
+from headstart.train.compiling import compile_backbone
 from headstart.train.config import PretrainConfig
 from headstart.train.distributed import is_rank_zero, world_size
 from headstart.train.loader import ResumableLoader
@@ -123,8 +124,7 @@ def build_method(cfg: PretrainConfig, plan: Plan, method_cfg) -> Method:
         on_cpu = cfg.accelerator == "cpu" or cfg.accelerator == "auto" and not torch.cuda.is_available()
         channels_last(backbone, plan.image_size, cpu=on_cpu)
     method = method_class(cfg.method)(backbone, method_cfg, plan)
-    if cfg.compile == "on" or (cfg.compile == "auto" and torch.cuda.is_available()):
-        method.backbone.module.compile()
+    compile_backbone(method.backbone.module, cfg.compile, cfg.accelerator)
     return method
 
 

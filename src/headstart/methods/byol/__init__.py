@@ -6,8 +6,8 @@ import copy
 
 import torch
 
-from headstart.methods.ema import ema_
 from headstart.methods.base import Method, MethodConfig, Plan
+from headstart.methods.ema import ema_
 from headstart.models.backbone import Backbone
 from headstart.train.schedule import at, warmup_cosine
 

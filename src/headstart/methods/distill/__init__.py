@@ -79,7 +79,7 @@ class Distill(Method):
         # Lightning warns about modules in eval mode at the start of training: the teacher, by design
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
-    def train(self, mode: bool = True) -> "Distill":
+    def train(self, mode: bool = True) -> Distill:
         super().train(mode)
         self.teacher.eval()  # always: its batch-norm statistics and dropout stay frozen
         return self
