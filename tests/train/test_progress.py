@@ -26,7 +26,7 @@ def test_figures__step_values_short_names_no_version():
 def test_plain_log__first_step_then_every_interval_then_last(monkeypatch):
     import io
 
-    from headstart.train import progress
+    from headstart import progress
 
     clock = [100.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
@@ -60,3 +60,21 @@ def test_plain_log__pretrain_to_a_file_has_plain_lines(tmp_path, fmnist_folder):
     assert "\x1b" not in text and "━" not in text  # no control codes, no bar
     assert all(len(line) < 120 for line in text.splitlines()), text
     assert text.splitlines()[-1].startswith("pretrained 5 steps in ")
+
+
+def test_progress__plain_lines_in_a_log_file_nothing_when_disabled():
+    import io
+
+    from headstart.progress import progress
+
+    stream = io.StringIO()
+    with progress("decoding images", 2500, stream=stream, every_s=3600) as advance:
+        for _ in range(3):
+            advance(1000 if _ < 2 else 500)
+    lines = stream.getvalue().splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["decoding images 1000/2500 (40%)",
+                                                        "decoding images 2500/2500 (100%)"]
+    quiet = io.StringIO()
+    with progress("x", 10, stream=quiet, enabled=False) as advance:
+        advance(10)
+    assert quiet.getvalue() == ""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
 from headstart.data.imageset import ImageSet, collate
 from headstart.data.views.inputs import model_input
+from headstart.progress import progress
 
 
 def default_device(accelerator: str = "auto") -> torch.device:
@@ -39,9 +42,8 @@ def predict_probs(
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
-def _bar(loader, progress: bool):
-    if not progress:
-        return loader
-    from rich.progress import track
-
-    return track(loader, description="predicting", transient=True)
+def _bar(loader, enabled: bool) -> Iterator:
+    with progress("predicting (batches)", len(loader), enabled=enabled, transient=True) as advance:
+        for batch in loader:
+            yield batch
+            advance(1)

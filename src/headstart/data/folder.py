@@ -23,12 +23,12 @@ from typing import Literal
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from headstart.data.decode import BadImage, decode_image, image_size, is_gray, show_path
 from headstart.data.folder_cache import load_listing, now_ns, save_listing
 from headstart.data.imageset import UNLABELED, ImageSet
 from headstart.errors import HeadstartError
+from headstart.progress import progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 _EXTENSIONS = frozenset(IMAGE_EXTENSIONS)
@@ -189,15 +189,15 @@ def _decode_all(paths: list[str], size: int, channels: int,
         except BadImage as err:
             bad[i] = err.reason
 
-    with ThreadPoolExecutor() as pool, Progress(disable=len(paths) <= PROGRESS_ABOVE) as progress:
-        task = progress.add_task(f"decoding {len(paths):,} images", total=len(paths))
+    with ThreadPoolExecutor() as pool, progress("decoding images", len(paths),
+                                                enabled=len(paths) > PROGRESS_ABOVE) as advance:
         for start in range(0, len(paths), CHUNK):
             chunk = range(start, min(start + CHUNK, len(paths)))
             list(pool.map(work, chunk))
             if bad and on_bad_image == "fail":
                 first = min(bad)
                 raise BadImage(paths[first], bad[first])
-            progress.advance(task, len(chunk))
+            advance(len(chunk))
     return out, bad
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from headstart.data.imageset import ImageSet, collate
 from headstart.errors import HeadstartError
+from headstart.progress import progress
 
 PROGRESS_MIN_BATCHES = 8  # fewer batches than this: no progress bar
 
@@ -112,10 +113,7 @@ def _progress(loader: torch.utils.data.DataLoader, *, enabled: bool) -> Iterator
     if not enabled or len(loader) < PROGRESS_MIN_BATCHES:
         yield from loader
         return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("extracting features", total=len(loader))
+    with progress("extracting features (batches)", len(loader), transient=True) as advance:
         for batch in loader:
             yield batch
-            bar.advance(task)
+            advance(1)

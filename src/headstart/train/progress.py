@@ -13,12 +13,11 @@ step, about every `LOG_EVERY_S` seconds, and at the end:
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
 from lightning.pytorch.callbacks.progress import ProgressBar
 
-LOG_EVERY_S = 30.0
+from headstart.progress import LOG_EVERY_S, PlainLog
 
 
 class StepProgressBar(ProgressBar):
@@ -98,39 +97,6 @@ class StepProgressBar(ProgressBar):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-
-
-class PlainLog:
-    """Progress as plain lines for a log file: the first step, then every `every_s` seconds, and the last."""
-
-    def __init__(self, stream: TextIO, total: int, start_step: int, every_s: float) -> None:
-        self.stream, self.total, self.every_s = stream, total, every_s
-        self.start_step, self.start = start_step, time.monotonic()
-        self.last_step, self.last_time = start_step, -float("inf")
-
-    def due(self, step: int) -> bool:
-        return step > self.last_step and (step >= self.total or time.monotonic() - self.last_time >= self.every_s)
-
-    def write(self, step: int, figures: str) -> None:
-        now = time.monotonic()
-        elapsed = now - self.start
-        done = step - self.start_step
-        eta = elapsed / done * (self.total - step) if done > 0 else None
-        share = f" ({100 * step // self.total}%)" if self.total > 0 else ""
-        parts = [f"step {step}/{self.total}{share}", figures, f"elapsed {_duration(elapsed)}",
-                 f"eta {_duration(eta)}" if eta is not None else ""]
-        print("  ".join(p for p in parts if p), file=self.stream, flush=True)
-        self.last_step, self.last_time = step, now
-
-
-def _duration(seconds: float) -> str:
-    """`42s`, `3m05s`, `2h07m`."""
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def figures_text(metrics: dict[str, Any]) -> str:

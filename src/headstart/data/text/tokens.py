@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from headstart.errors import HeadstartError
 from headstart.io import cache_dir, disk_error, temp_folder_beside
+from headstart.progress import progress
 
 CACHE_VERSION = 1
 BATCH = 4096  # documents per encode_batch call (the Rust side runs them on all cores)
@@ -125,8 +125,8 @@ def _build(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, folder: Pat
     tmp = temp_folder_beside(folder)
     try:
         offsets = np.zeros(len(texts) + 1, np.int64)
-        with open(tmp / "ids.bin", "wb") as out, Progress(disable=len(texts) <= PROGRESS_ABOVE) as progress:
-            task = progress.add_task(f"tokenizing {len(texts):,} documents", total=len(texts))
+        with open(tmp / "ids.bin", "wb") as out, progress("tokenizing documents", len(texts),
+                                                         enabled=len(texts) > PROGRESS_ABOVE) as advance:
             for start in range(0, len(texts), BATCH):
                 chunk = backend.encode_batch(list(texts[start:start + BATCH]), add_special_tokens=False)
                 ids = [np.asarray(e.ids, np.int64) for e in chunk]
@@ -134,7 +134,7 @@ def _build(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast, folder: Pat
                 offsets[start + 1:start + 1 + len(ids)] = [len(doc) for doc in ids]
                 if ids:
                     out.write(np.concatenate(ids).astype(dtype).tobytes())
-                progress.advance(task, len(chunk))
+                advance(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         np.cumsum(offsets, out=offsets)
