@@ -17,7 +17,8 @@ def estimated_seconds(sizes: dict) -> float:
                                        for s in demo_text.STRATEGIES))
     cells = len(demo_text.BUDGETS) * demo_text.SEEDS * (1 + len(demo_text.STRATEGIES))
     finetune = sum(sizes["finetune_steps"].values()) * per_step * units
-    return demo_text.FIXED_S + pretrain + cells * demo_text.CELL_OVERHEAD_S + finetune
+    monitor = (demo_text.MONITOR_TIMES + 1) * demo_text.MONITOR_TOKENS * t
+    return demo_text.FIXED_S + pretrain + monitor + cells * demo_text.CELL_OVERHEAD_S + finetune
 
 
 @pytest.mark.parametrize("seconds_per_token", [2e-5, 1e-4, 1.3e-4])  # this machine: 1.2-1.7e-4
@@ -27,6 +28,16 @@ def test_demo_text_plan__fits_the_minutes(monkeypatch, seconds_per_token):
     assert estimated_seconds(sizes) == pytest.approx(sizes["estimated_s"])
     assert estimated_seconds(sizes) <= 15 * 60 * 1.01
     assert set(sizes["finetune_steps"]) == set(demo_text.BUDGETS)
+
+
+def test_demo_text_plan__the_pretraining_monitor_takes_its_share(monkeypatch):
+    monkeypatch.setattr(demo_text, "seconds_per_token", lambda: 1.6e-4)  # this machine, quiet
+    with_monitor = demo_text.plan(15.0)
+    monkeypatch.setattr(demo_text, "MONITOR_TOKENS", 0)
+    without = demo_text.plan(15.0)
+    tokens = demo_text.BATCH * demo_text.SEQ_LEN
+    freed = (demo_text.MONITOR_TIMES + 1) * 80_000 / tokens  # the monitor's time in pretraining steps
+    assert without["pretrain_steps"] - with_monitor["pretrain_steps"] == pytest.approx(freed, abs=1)
 
 
 def test_demo_text_plan__a_machine_too_slow_for_the_smallest_plan_is_told(monkeypatch, capsys):

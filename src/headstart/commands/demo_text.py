@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from headstart.commands._pretrain_text import MONITOR_TIMES
 from headstart.commands.study import run as run_study
 from headstart.commands.study.runner import saved_or_planned
 from headstart.eval.study.config import DemoConfig, StudyConfig
@@ -29,6 +30,10 @@ CELL_OVERHEAD_S = 20.0  # per fine-tuning cell: tokenize, probe, test split, for
 LINEAR_STEP_COST = 0.4  # a frozen-backbone step vs a full one
 MIN_PRETRAIN_STEPS, MIN_FT_STEPS = 50, 30
 FT_TOKEN_COST = 1.0  # a fine-tuning token vs a pretraining one (measured in the demo: ~0.25 s a 30-step cell's step)
+# One measurement of the pretraining monitor (perplexity on the held-out windows, kNN on a 10k bank and
+# 2k queries), in training tokens' time: 12.9 s at 161 µs a token in the demo's run (192 steps took 269 s,
+# 127 s of them training), so the plan left out 2.4 minutes; the run makes MONITOR_TIMES + 1 of them.
+MONITOR_TOKENS = 80_000
 
 
 def seconds_per_token(batch: int = BATCH, seq_len: int = SEQ_LEN) -> float:
@@ -65,9 +70,10 @@ def plan(minutes: float) -> dict:
     units = SEEDS * (1 + sum(LINEAR_STEP_COST if s == "linear" else 1.0 for s in STRATEGIES))
     per_step = per_token * FT_BATCH * FT_SEQ_LEN / 2 * FT_TOKEN_COST  # texts fill about half of 128 tokens
     pretrain_step = per_token * BATCH * SEQ_LEN
-    overhead = FIXED_S + cells * CELL_OVERHEAD_S
+    monitor = (MONITOR_TIMES + 1) * MONITOR_TOKENS * per_token  # the pretraining run's monitor
+    overhead = FIXED_S + cells * CELL_OVERHEAD_S + monitor
     smallest = MIN_FT_STEPS * len(FT_STEPS) * per_step * units
-    pretrain_steps = max(MIN_PRETRAIN_STEPS, int(min(PRETRAIN_SHARE * budget - FIXED_S,
+    pretrain_steps = max(MIN_PRETRAIN_STEPS, int(min(PRETRAIN_SHARE * budget - FIXED_S - monitor,
                                                      budget - overhead - smallest) / pretrain_step))
     train_s = max(0.0, budget - overhead - pretrain_steps * pretrain_step)
     fits = min(1.0, train_s / per_step / units / sum(FT_STEPS.values()))
