@@ -9,6 +9,16 @@ checkpoint, starts over with `--overwrite`) and compares every tensor: the expor
 the module's state dict (heads too) and the optimizer state.
 
     python bench/kill_resume.py --kills 20            # ~15-30 min on 2 CPU cores
+
+`--chain` is the pre-emption idiom at a realistic scale: ONE run (resnet-mini on Fashion-MNIST,
+`--steps`, default 3,000 = about 30 minutes on one thread) is killed `--kills` times at random
+moments (each attempt lives `--attempt-seconds`, uniform) and re-run with the same command and
+`--resume` every time, the first included (a fresh folder starts the run); meanwhile the same
+command runs uninterrupted beside it (one thread each, so both do the same arithmetic). The chain
+must end bit-identical to the reference; for each kill it reports the training time lost: from the
+later of the attempt's start of training and its last checkpoint write to the kill.
+
+    python bench/kill_resume.py --chain --kills 20 --every 1m --json bench/out/kill-chain.json
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,14 +122,77 @@ def kill_once(args: argparse.Namespace, out: Path, mode: str, train_seconds: flo
     return row
 
 
+def chain_command(out: Path, steps: int, every: str) -> list[str]:
+    return [sys.executable, "-m", "headstart.cli.main", "pretrain", "--data", "fashion-mnist", "--out", str(out),
+            "--steps", str(steps), "--seed", "5", "--checkpoint-every", every, "--no-progress", "--resume"]
+
+
+def chain(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="kill-chain-"))
+    one = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rng = random.Random(args.seed)
+    low, high = args.attempt_seconds
+    start = time.perf_counter()
+    reference = subprocess.Popen(chain_command(work / "reference", args.steps, args.every),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=one)
+    out, last, rows = work / "chain", work / "chain" / "checkpoints" / "last.ckpt", []
+    for kill in range(args.kills + 1):
+        began = time.time()
+        proc = subprocess.Popen(chain_command(out, args.steps, args.every), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=one)
+        said = proc.stdout.readline().strip()  # "resuming ... at step N" / "nothing to resume ..." / finished
+        training = time.time()  # the model is built and data loaded right after this line
+        if kill < args.kills:  # keep the pipe drained so the run never blocks on a full one
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+        if kill == args.kills:
+            rest = proc.communicate()[0]
+            rows.append({"attempt": kill, "said": said, "exit": proc.returncode, "tail": rest.strip()[-300:]})
+            break
+        try:
+            proc.wait(timeout=rng.uniform(low, high))
+            rows.append({"attempt": kill, "said": said, "exit": proc.returncode, "note": "ended before its kill"})
+            break
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        killed = time.time()
+        saved = last.stat().st_mtime if last.is_file() else 0.0
+        step = int(torch.load(last, map_location="cpu", weights_only=False)["global_step"]) if last.is_file() else 0
+        lost = killed - max(training, saved)
+        rows.append({"attempt": kill, "said": said, "lived_s": round(killed - began, 1), "step_kept": step,
+                     "lost_training_s": round(lost, 1), "checkpoint_in_attempt": saved > training})
+        print(json.dumps(rows[-1]), flush=True)
+    chain_s = time.perf_counter() - start
+    assert reference.wait() == 0, "the reference run failed"
+    ref, got = final_state(work / "reference"), final_state(out)
+    identical = ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+    lost = [r["lost_training_s"] for r in rows if "lost_training_s" in r]
+    summary = {"kills": len(lost), "steps": args.steps, "every": args.every, "bit_identical": identical,
+               "lost_s_max": max(lost, default=0), "lost_s_mean": round(sum(lost) / max(1, len(lost)), 1),
+               "chain_wall_s": round(chain_s), "final": rows[-1]}
+    print(json.dumps(summary), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if identical else 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chain", action="store_true", help="one long run killed and resumed --kills times")
+    parser.add_argument("--every", default="1m", help="--checkpoint-every of the chained run")
+    parser.add_argument("--attempt-seconds", type=float, nargs=2, default=(45.0, 135.0),
+                        help="each chained attempt is killed after uniform(LOW, HIGH) seconds")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--steps", type=int, default=12, help="steps per run (6 per epoch)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
     parser.add_argument("--data", type=Path, default=None, help="image folder (default: 96 Fashion-MNIST PNGs)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows here")
     args = parser.parse_args()
+    if args.chain:
+        args.steps = 3000 if args.steps == 12 else args.steps
+        return chain(args)
     work = Path(tempfile.mkdtemp(prefix="kill-resume-"))
     args.data = args.data or make_folder(work / "images")
     launcher = work / "slow_writes.py"

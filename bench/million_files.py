@@ -10,14 +10,14 @@ folder holds many near-duplicates by construction, as photo dumps do.
     python bench/million_files.py run --root /tmp/million --run runs/fm --out /tmp/million-out
 
 `run` times `headstart embed`, `select --strategy typical --n 1000` and `dedup` in separate
-processes (each its own peak RSS), with their progress output sent to `<out>/*.log`.
+processes (each its own peak RSS; each embeds the folder itself, as a user's command would), with
+their progress output sent to `<out>/*.log`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -70,22 +70,25 @@ def make(args: argparse.Namespace) -> None:
 
 
 def index(args: argparse.Namespace) -> None:
+    from headstart.data import folder_cache
     from headstart.data.folder import index_folder
 
-    for label in ("first listing (no cache)", "cached listing", "cached listing"):
-        tracemalloc.start()
+    cache = Path(folder_cache._cache_file(args.root))
+    cache.unlink(missing_ok=True)
+    for label, cached in (("listing, no cache", False), ("listing + writing the cache", True),
+                          ("from the cache", True)):
         start = time.perf_counter()
-        idx = index_folder(args.root)
-        took = time.perf_counter() - start
-        _, peak = tracemalloc.get_traced_memory()
+        idx = index_folder(args.root, cache=cached)
+        print(f"{label}: {len(idx.paths):,} files in {time.perf_counter() - start:.2f} s", flush=True)
+    print(f"cache file {cache.stat().st_size / len(idx.paths):.0f} bytes/file")
+    for label, cached in (("listed", False), ("from the cache", True)):
+        del idx
+        tracemalloc.start()
+        idx = index_folder(args.root, cache=cached)
+        held, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        size = idx.nbytes() if hasattr(idx, "nbytes") else None
-        print(f"{label}: {len(idx):,} files in {took:.2f} s; index {size / len(idx):.0f} bytes/file; "
-              f"peak traced while listing {peak / len(idx):.0f} bytes/file", flush=True)
-        if label.startswith("first"):
-            cache_files = list(Path(os.environ.get("HEADSTART_CACHE", Path.home() / ".cache/headstart"))
-                               .glob("index/*"))
-            print(f"  cache files: {[(p.name, p.stat().st_size) for p in cache_files]}")
+        print(f"index in memory ({label}): {held / len(idx.paths):.0f} bytes/file held, "
+              f"{peak / len(idx.paths):.0f} bytes/file at the peak while making it", flush=True)
 
 
 def _timed(cmd: list[str], log: Path) -> dict:
@@ -112,12 +115,11 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [
-        _timed(["embed", "--run", args.run, "--data", args.root, "--out", str(out / "emb"), "--overwrite"],
-               out / "embed.log"),
-        _timed(["select", "--embeddings", str(out / "emb"), "--strategy", "typical", "--n", "1000",
-                "--out", str(out / "selection.csv"), "--overwrite"], out / "select.log"),
-        _timed(["dedup", "--embeddings", str(out / "emb"), "--out", str(out / "duplicates.csv"),
-                "--overwrite"], out / "dedup.log"),
+        _timed(["embed", "--run", args.run, "--data", args.root, "--out", str(out / "emb")], out / "embed.log"),
+        _timed(["select", "--run", args.run, "--data", args.root, "--strategy", "typical", "--n", "1000",
+                "--out", str(out / "selection.csv")], out / "select.log"),
+        _timed(["dedup", "--run", args.run, "--data", args.root, "--out", str(out / "duplicates.csv")],
+               out / "dedup.log"),
     ]
     for row in rows:
         print(json.dumps(row), flush=True)

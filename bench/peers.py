@@ -13,7 +13,9 @@ first three. Scenarios, SimCLR and batch 128 everywhere:
 - folder: 2,000 Fashion-MNIST images upscaled to 64 px RGB JPEGs; torchvision ResNet-18 at 64 px,
   45 steps. `headstart pretrain` vs `lightly-train pretrain ... epochs=3` (its default fp32 on
   CPU, and with precision=bf16-mixed) vs a plain PyTorch loop with lightly's transforms and
-  NTXentLoss as in lightly's examples (examples/pytorch/simclr.py).
+  NTXentLoss as in lightly's examples (examples/pytorch/simclr.py), in fp32 as written there and
+  with bf16 autocast and channels-last tensors ("lightly loop bf16", headstart's own precision and
+  layout), so a ratio shows the implementation and not only the precision.
 - memory: Fashion-MNIST from the IDX files (60,000 images), ResNet-18 at 64 px, 45 steps;
   headstart vs the lightly loop (LightlyTrain reads folders only).
 - mini: headstart/resnet-mini at 28 px on in-memory Fashion-MNIST, 45 steps; headstart vs the
@@ -122,11 +124,13 @@ def commands(scenario: str, out: Path) -> dict[str, list[str]]:
                                    "--out", str(out / "headstart" / "run")],
                 "lightly-train": lt + [f"out={out / 'lightly-train' / 'run'}"],
                 "lightly-train bf16": lt + ["precision=bf16-mixed", f"out={out / 'lightly-train-bf16' / 'run'}"],
-                "lightly loop": loop + [str(out / "lightly-loop" / "run")]}
+                "lightly loop": loop + [str(out / "lightly-loop" / "run")],
+                "lightly loop bf16": loop + [str(out / "lightly-loop-bf16" / "run"), "--loop-bf16"]}
     model, size = ("torchvision/resnet18", "64") if scenario == "memory" else ("headstart/resnet-mini", "28")
     return {"headstart": hs + ["--data", "fashion-mnist", "--model", model, "--image-size", size,
                                "--out", str(out / "headstart" / "run")],
-            "lightly loop": loop + [str(out / "lightly-loop" / "run")]}
+            "lightly loop": loop + [str(out / "lightly-loop" / "run")],
+            "lightly loop bf16": loop + [str(out / "lightly-loop-bf16" / "run"), "--loop-bf16"]}
 
 
 def run_once(cmd: list[str], out: Path) -> dict:
@@ -257,8 +261,10 @@ def _step_cost(model: str, size: int, channels: int) -> tuple[float, float]:
     return counter.get_total_flops(), seconds
 
 
-def lightly_loop(scenario: str, out: Path) -> None:
-    """SimCLR as lightly's examples/pytorch/simclr.py writes it: PIL transforms, two forwards, SGD."""
+def lightly_loop(scenario: str, out: Path, bf16: bool = False) -> None:
+    """SimCLR as lightly's examples/pytorch/simclr.py writes it: PIL transforms, two forwards, SGD.
+    `bf16`: the same loop with bf16 autocast and channels-last tensors, as headstart runs its step, so
+    that the ratio to headstart is not only the precision."""
     import torch
     import torchvision
     from lightly.data import LightlyDataset
@@ -286,11 +292,15 @@ def lightly_loop(scenario: str, out: Path) -> None:
                                          num_workers=workers)
     model = nn.Sequential(backbone, nn.Flatten(1), SimCLRProjectionHead(dim, 512, 128))
     criterion, optimizer = NTXentLoss(), torch.optim.SGD(model.parameters(), lr=0.06)
+    layout = torch.channels_last if bf16 else torch.contiguous_format
+    model = model.to(memory_format=layout)
     times: list[float] = []
     while len(times) < STEPS:
         for batch in loader:
-            x0, x1 = batch[0]
-            loss = criterion(model(x0), model(x1))
+            x0, x1 = (x.contiguous(memory_format=layout) for x in batch[0])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                z0, z1 = model(x0), model(x1)
+            loss = criterion(z0.float(), z1.float())
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -383,6 +393,7 @@ def main() -> None:
     p.add_argument("--no-ceiling", action="store_true")
     p.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)  # child: print the ceiling JSON
     p.add_argument("--lightly-loop", help=argparse.SUPPRESS)  # child, in the peers' venv
+    p.add_argument("--loop-bf16", action="store_true", help=argparse.SUPPRESS)  # child: bf16 autocast, channels-last
     p.add_argument("--steps", type=int, default=STEPS, help="steps per run (a multiple of 15: 2,000 // 128)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads for every tool (1: CPU time is then the work done, even on a busy machine)")
@@ -390,7 +401,7 @@ def main() -> None:
     args = p.parse_args()
     STEPS, THREADS = args.steps, args.threads
     if args.lightly_loop:
-        return lightly_loop(args.lightly_loop, args.out)
+        return lightly_loop(args.lightly_loop, args.out, bf16=args.loop_bf16)
     if args.ceiling:
         return print(json.dumps(ceiling()))
     if not (PEERS / "lightly-train").exists():
