@@ -182,3 +182,17 @@ def test_pretrain_text__crash_then_resume_is_bit_identical(tmp_path, corpus_file
         (tmp_path / "cut" / "exported" / "backbone.safetensors").read_bytes()
     r, c = (json.loads((tmp_path / p / "results.json").read_text())["monitor"] for p in ("ref", "cut"))
     assert r == c  # the held-out perplexity at every measured step, carried through the checkpoint
+
+
+def test_pretrain_text__compile_on_trains_and_exports_plain_weights(tmp_path, corpus_file):
+    """`--compile on` on a CPU: inductor compiles bert-mini, the run trains, and its export is the plain
+    model's (no `_orig_mod.` names), loadable by transformers."""
+    out = tmp_path / "compiled"
+    headstart.pretrain(data=str(corpus_file), model="headstart/bert-mini", method="mlm", out=out, steps=2,
+                       compile="on", monitor=False, **TINY)
+    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert not any("_orig_mod" in k for k in state)
+    model = AutoModel.from_pretrained(out / "exported" / "hf", local_files_only=True).eval()
+    tok = AutoTokenizer.from_pretrained(out / "exported" / "hf", local_files_only=True)
+    with torch.no_grad():
+        assert torch.isfinite(model(**tok(TEXTS[0], return_tensors="pt")).last_hidden_state).all()
