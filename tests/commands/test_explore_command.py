@@ -17,7 +17,7 @@ from headstart.curate.explore import server
 @pytest.fixture(scope="module")
 def run_copy(tmp_path_factory, pretrained_run):
     out = tmp_path_factory.mktemp("explore-cli") / "run"
-    shutil.copytree(pretrained_run, out, ignore=shutil.ignore_patterns("checkpoints", "explore"))
+    shutil.copytree(pretrained_run, out, ignore=shutil.ignore_patterns("checkpoints", "cache"))
     return out
 
 

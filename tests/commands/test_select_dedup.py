@@ -117,3 +117,26 @@ def test_dedup__similarity_needs_a_run(planted, tmp_path, capsys):
     root, _ = planted
     assert main(["dedup", "--data", str(root), "--out", str(tmp_path / "d.csv")]) == 2
     assert "--run" in capsys.readouterr().err
+
+
+def test_select_then_dedup_embed_once_until_the_weights_or_images_change(pretrained_run, fmnist_folder, tmp_path,
+                                                                        monkeypatch):
+    from headstart.commands import _embeddings
+
+    run = tmp_path / "run"
+    shutil.copytree(pretrained_run, run, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    data = tmp_path / "images"
+    shutil.copytree(fmnist_folder, data)
+    calls = []
+    embed = _embeddings.embed
+    monkeypatch.setattr(_embeddings, "embed", lambda *a, **k: calls.append(1) or embed(*a, **k))
+    common = ["--run", str(run), "--data", str(data), "--no-progress"]
+    assert main(["select", *common, "--n", "5", "--out", str(tmp_path / "a.csv")]) in (0, None)
+    assert main(["dedup", *common, "--out", str(tmp_path / "d.csv")]) in (0, None)
+    assert len(calls) == 1 and len(list((run / "cache").glob("*/embeddings.npy"))) == 1
+    next(data.rglob("*.png")).unlink()  # other images: another cache entry
+    assert main(["select", *common, "--n", "5", "--out", str(tmp_path / "b.csv")]) in (0, None)
+    assert len(calls) == 2 and len(list((run / "cache").glob("*/embeddings.npy"))) == 2
+    (run / "exported" / "backbone.safetensors").touch()  # newer weights: the cache is stale
+    assert main(["dedup", *common, "--out", str(tmp_path / "e.csv")]) in (0, None)
+    assert len(calls) == 3

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from headstart.adapt.data import open_labeled
+from headstart.commands._embeddings import embed
 from headstart.commands.finetune import FinetuneResult, finetune
-from headstart.commands.select import class_probs, embed, record_round
+from headstart.commands.select import class_probs, record_round
 from headstart.config import api_function
 from headstart.curate.config import ActiveConfig
 from headstart.curate.registry import choose, needs_probs, parse_strategy

@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from headstart.commands.select import embed
+from headstart.commands._embeddings import cache_folder, cached_embeddings
 from headstart.config import api_function
 from headstart.curate.config import DedupConfig
 from headstart.curate.dedup import exact_duplicates, near_duplicates
@@ -45,7 +45,7 @@ def near_groups(cfg: DedupConfig, folder: Run | None, data) -> list[list[tuple[s
     if folder is None:
         raise HeadstartError("dedup by similarity needs --run (a run folder whose backbone embeds the images)",
                              fix="pass --run runs/<name>, or --exact for byte-identical files")
-    emb = embed(folder, data, cfg.batch_size, cfg.progress)
+    emb = cached_embeddings(folder, data, cache_folder(folder, cfg.data, data), cfg.batch_size, cfg.progress)
     return [[(data.paths[i], s) for i, s in zip(g.members, g.similarity, strict=True)]
             for g in near_duplicates(emb, threshold=cfg.threshold)]
 

@@ -12,7 +12,6 @@ sheets and a fine-tuned run's class probabilities. `--data` may also be the outp
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import warnings
 import webbrowser
@@ -23,8 +22,8 @@ import torch
 
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands._embeddings import cache_folder, cached_embeddings
 from headstart.commands._path_table import columns_by_path, read_csv
-from headstart.commands.select import embed
 from headstart.config import api_function
 from headstart.curate.base import normalize
 from headstart.curate.explore.config import LOCALHOST, ExploreConfig
@@ -34,7 +33,6 @@ from headstart.curate.explore.thumbs import image_png, make_sprites
 from headstart.data.imageset import ImageSet
 from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
-from headstart.export.embeddings import write_embeddings
 from headstart.io import atomic_write
 from headstart.run import Run
 
@@ -78,27 +76,14 @@ def explorer_for(cfg: ExploreConfig) -> Explorer:
     if (given / "embeddings.npy").is_file() and (given / "index.csv").is_file():
         return _from_embed_folder(cfg, given)
     data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
-    key = hashlib.sha1("\n".join(data.paths).encode()).hexdigest()[:12]
-    cache = folder.path / "explore" / f"{_slug(cfg.data)}-{key}"
-    emb = cached_embeddings(folder, data, cache, cfg)
+    cache = cache_folder(folder, cfg.data, data)
+    emb = cached_embeddings(folder, data, cache, cfg.batch_size, cfg.progress)
     probs, classes = cached_probs(cfg, data, cache) if cfg.predictions else (None, None)
     explorer = build_explorer(embeddings=emb, names=list(data.paths), labels=_labels(cfg, data), probs=probs,
                               classes=classes, columns=cached_layout(emb, cache, cfg))
-    explorer.sprites = make_sprites(data, cache / "thumbs", key=key)
+    explorer.sprites = make_sprites(data, cache / "thumbs", key=cache.name.rsplit("-", 1)[-1])
     explorer.image = lambda i: image_png(data, i)
     return explorer
-
-
-def cached_embeddings(folder: Run, data: ImageSet, cache: Path, cfg: ExploreConfig) -> torch.Tensor:
-    """`(N, D)` embeddings of `data`: `headstart embed`'s files in `cache`, made when missing or stale."""
-    npy, index = cache / "embeddings.npy", cache / "index.csv"
-    weights = folder.backbone_file if folder.backbone_file.is_file() else folder.model_file
-    fresh = npy.is_file() and index.is_file() and (not weights.is_file() or npy.stat().st_mtime >= weights.stat().st_mtime)
-    if fresh and _index_paths(index) == list(data.paths):
-        return torch.from_numpy(np.load(npy))
-    feats = embed(folder, data, cfg.batch_size, cfg.progress)
-    write_embeddings(feats.numpy(), data, cache)
-    return feats
 
 
 def cached_layout(emb: torch.Tensor, cache: Path, cfg: ExploreConfig) -> dict[str, np.ndarray]:
@@ -150,14 +135,6 @@ def _from_embed_folder(cfg: ExploreConfig, folder: Path) -> Explorer:
     return build_explorer(embeddings=emb, names=[r.get("path") or f"row {r['row']}" for r in rows],
                           labels=[r.get("label", "") for r in rows], texts=[r["text"] for r in rows],
                           clusters=cfg.clusters, projection=cfg.projection)
-
-
-def _index_paths(index: Path) -> list[str]:
-    return [r["path"] for r in read_csv(index, ("path",))]
-
-
-def _slug(spec: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec.rstrip("/")).name or spec)[:40] or "data"
 
 
 explore = api_function(ExploreConfig, run, "explore",

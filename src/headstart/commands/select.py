@@ -16,15 +16,14 @@ from PIL import Image
 
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
+from headstart.commands._embeddings import cache_folder, cached_embeddings
 from headstart.config import api_function
 from headstart.curate.base import Selection
 from headstart.curate.config import SelectConfig
 from headstart.curate.registry import choose, needs_probs, parse_strategy
 from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
-from headstart.eval.features import extract_features
 from headstart.io import atomic_write, write_json, write_text
-from headstart.models.factory import load_run_backbone
 from headstart.run import Run
 
 SHEET_MAX = 100  # images on the contact sheet
@@ -62,19 +61,6 @@ def class_probs(run: Run, data, batch_size: int, progress: bool) -> torch.Tensor
     return predict_probs(model, data, image_size=size, batch_size=batch_size, progress=progress)
 
 
-def embed(run: Run, data, batch_size: int, progress: bool) -> torch.Tensor:
-    """`(N, D)` float32 backbone features of every image of `data`."""
-    size = run.image_size
-    backbone = load_run_backbone(run, image_size=size).eval()
-    feats, _ = extract_features(
-        backbone,
-        data.with_format(size=size, channels=data.channels),
-        batch_size=batch_size,
-        progress=progress,
-    )
-    return feats.float()
-
-
 def selection_csv(paths: list[str], sel: Selection, strategy: str) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -107,7 +93,7 @@ def run(cfg: SelectConfig) -> Path:
     folder = Run.read(cfg.run)
     data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
     probs = class_probs(folder, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
-    emb = embed(folder, data, cfg.batch_size, cfg.progress)
+    emb = cached_embeddings(folder, data, cache_folder(folder, cfg.data, data), cfg.batch_size, cfg.progress)
     excluded = exclude_rows(data.paths, read_paths(cfg.exclude)) if cfg.exclude else None
     sel = choose(
         emb,
