@@ -140,3 +140,17 @@ def test_select_then_dedup_embed_once_until_the_weights_or_images_change(pretrai
     (run / "exported" / "backbone.safetensors").touch()  # newer weights: the cache is stale
     assert main(["dedup", *common, "--out", str(tmp_path / "e.csv")]) in (0, None)
     assert len(calls) == 3
+
+
+def test_embed_shares_its_files_with_select(pretrained_run, fmnist_folder, tmp_path, monkeypatch):
+    from headstart.commands import _embeddings
+
+    run = tmp_path / "run"
+    shutil.copytree(pretrained_run, run, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    assert main(["embed", "--run", str(run), "--data", str(fmnist_folder), "--out", str(tmp_path / "emb"),
+                 "--no-progress"]) in (0, None)
+    (cached,) = (run / "cache").glob("*/embeddings.npy")
+    assert cached.stat().st_ino == (tmp_path / "emb" / "embeddings.npy").stat().st_ino  # a link, not a copy
+    monkeypatch.setattr(_embeddings, "embed", lambda *a, **k: pytest.fail("embedded again"))
+    assert main(["select", "--run", str(run), "--data", str(fmnist_folder), "--n", "5", "--out",
+                 str(tmp_path / "a.csv"), "--no-progress"]) in (0, None)

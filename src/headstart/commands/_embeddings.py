@@ -9,6 +9,7 @@ order and is newer than the run's weights, and made again otherwise.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
 from pathlib import Path
@@ -53,6 +54,21 @@ def cached_embeddings(run: Run, data: ImageSet, cache: Path, batch_size: int, pr
     except HeadstartError as err:  # a read-only run folder or a full disk: the command goes on uncached
         warnings.warn(f"embeddings not cached in {cache}: {err}", stacklevel=2)
     return feats
+
+
+def share_with_cache(run: Run, spec: str, data: ImageSet, out: Path) -> None:
+    """Hard-link `headstart embed`'s files in `out` into the run's cache for `data`, so `select`, `dedup`
+    and `explore` on the same images use them (no copy; nothing when `out` is on another file system)."""
+    cache = cache_folder(run, spec, data)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        for name in ("index.csv", "embeddings.npy"):  # the .npy last: with it the cache entry is whole
+            tmp = cache / f".{name}.link"
+            tmp.unlink(missing_ok=True)
+            os.link(out / name, tmp)
+            os.replace(tmp, cache / name)
+    except OSError:
+        return  # another file system or a read-only run: those commands embed again
 
 
 def _slug(spec: str) -> str:

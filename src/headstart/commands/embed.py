@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from headstart.commands._embeddings import share_with_cache
 from headstart.commands._text_eval import embed_text
 from headstart.config import api_function
 from headstart.data.sources import open_data
@@ -27,7 +28,10 @@ def run(cfg: EmbedConfig) -> list[Path]:
     data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=size)
     feats, _ = extract_features(backbone, data.with_format(size=size, channels=data.channels),
                                 batch_size=cfg.batch_size, progress=cfg.progress)
-    return write_embeddings(feats.numpy(), data, cfg.out, cfg.format)
+    written = write_embeddings(feats.numpy(), data, cfg.out, cfg.format)
+    if size == folder.image_size and cfg.format in ("npy", "all"):
+        share_with_cache(folder, cfg.data, data, Path(cfg.out))
+    return written
 
 
 embed = api_function(EmbedConfig, run, "embed", "Embed images with a run's backbone; returns the files written.")
