@@ -57,7 +57,7 @@ def extract_features(
     device = torch.device(device) if device is not None else _device_of(model)
     loader = torch.utils.data.DataLoader(imageset, batch_size=batch_size, shuffle=False,
                                          num_workers=num_workers, collate_fn=collate)
-    feats, labels = [], []
+    feats, labels, row = None, torch.empty(len(imageset), dtype=torch.long), 0
     with _eval_mode(model, device), torch.inference_mode(), _autocast(device, bf16):
         for images, y in _progress(loader, enabled=progress):
             x = images.to(device, non_blocking=True)
@@ -65,12 +65,15 @@ def extract_features(
             if out.ndim != 2:
                 raise HeadstartError(f"the model returned features of shape {tuple(out.shape)}, not (B, D)",
                                      fix="pool token or spatial features into one vector per image")
-            feats.append(out.float().cpu())
-            labels.append(y)
-    if not feats:
+            if feats is None:  # filled in place: a million 1024-d rows are 4 GB, a list and a cat would be 8
+                feats = torch.empty((len(imageset), out.shape[1]), dtype=torch.float32)
+            feats[row:row + len(out)] = out.float()
+            labels[row:row + len(out)] = torch.as_tensor(y)
+            row += len(out)
+    if feats is None:
         raise HeadstartError(f"no images to extract features from in {imageset.source or 'the set'}",
                              fix="check the data path")
-    return torch.cat(feats), torch.cat(labels).long()
+    return feats[:row], labels[:row]
 
 
 def bf16_is_native(device: torch.device) -> bool:

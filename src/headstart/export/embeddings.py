@@ -24,7 +24,7 @@ def write_embeddings(feats: np.ndarray, data: ImageSet, out: Path, fmt: str = "n
     w.writerows((i, p, lab) for i, (p, lab) in enumerate(zip(data.paths, labels)))
     write_text(out / "index.csv", buf.getvalue())
     if fmt in ("npy", "all"):
-        atomic_write(out / "embeddings.npy", lambda f: np.save(f, feats.astype(np.float32)))
+        atomic_write(out / "embeddings.npy", lambda f: np.save(f, np.asarray(feats, dtype=np.float32)))  # no copy
         written.append(out / "embeddings.npy")
     if fmt in ("csv", "all"):
         text = "\n".join(",".join(f"{v:.6g}" for v in row) for row in feats) + "\n"
