@@ -142,8 +142,9 @@ def test_select_then_dedup_embed_once_until_the_weights_or_images_change(pretrai
     assert len(calls) == 3
 
 
-def test_embed_shares_its_files_with_select(pretrained_run, fmnist_folder, tmp_path, monkeypatch):
+def test_embed_shares_its_files_with_select_which_then_only_lists_the_folder(pretrained_run, fmnist_folder, tmp_path, monkeypatch):
     from headstart.commands import _embeddings
+    from headstart.data import folder
 
     run = tmp_path / "run"
     shutil.copytree(pretrained_run, run, ignore=shutil.ignore_patterns("checkpoints", "cache"))
@@ -152,5 +153,6 @@ def test_embed_shares_its_files_with_select(pretrained_run, fmnist_folder, tmp_p
     (cached,) = (run / "cache").glob("*/embeddings.npy")
     assert cached.stat().st_ino == (tmp_path / "emb" / "embeddings.npy").stat().st_ino  # a link, not a copy
     monkeypatch.setattr(_embeddings, "embed", lambda *a, **k: pytest.fail("embedded again"))
+    monkeypatch.setattr(folder, "_decode_all", lambda *a, **k: pytest.fail("the whole folder decoded"))
     assert main(["select", "--run", str(run), "--data", str(fmnist_folder), "--n", "5", "--out",
                  str(tmp_path / "a.csv"), "--no-progress"]) in (0, None)

@@ -19,6 +19,7 @@ import torch
 
 from headstart.commands._path_table import read_csv
 from headstart.data.imageset import ImageSet
+from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
 from headstart.eval.features import extract_features
 from headstart.export.embeddings import write_embeddings
@@ -41,13 +42,33 @@ def cache_folder(run: Run, spec: str, data: ImageSet) -> Path:
     return run.path / "cache" / f"{_slug(spec)}-{key}"
 
 
-def cached_embeddings(run: Run, data: ImageSet, cache: Path, batch_size: int, progress: bool) -> torch.Tensor:
-    """`(N, D)` embeddings of `data`: `headstart embed`'s files in `cache`, made when missing or stale."""
+def embeddings_for(run: Run, spec: str, *, on_bad_image: str, batch_size: int,
+                   progress: bool) -> tuple[torch.Tensor, ImageSet]:
+    """`(N, D)` embeddings of the images `spec` names, and those images. When the cache holds them,
+    the folder is only listed, not decoded (its images are then read on demand); else it is opened as
+    usual, embedded and the cache made."""
+    listed = open_data(spec, on_bad_image=on_bad_image, load_size=run.image_size, memory_budget=0)
+    hit = _cached(run, cache_folder(run, spec, listed), listed)
+    if hit is not None:
+        return hit, listed
+    data = open_data(spec, on_bad_image=on_bad_image, load_size=run.image_size)
+    return cached_embeddings(run, data, cache_folder(run, spec, data), batch_size, progress), data
+
+
+def _cached(run: Run, cache: Path, data: ImageSet) -> torch.Tensor | None:
     npy, index = cache / "embeddings.npy", cache / "index.csv"
     weights = run.backbone_file if run.backbone_file.is_file() else run.model_file
     fresh = npy.is_file() and index.is_file() and (not weights.is_file() or npy.stat().st_mtime >= weights.stat().st_mtime)
     if fresh and [r["path"] for r in read_csv(index, ("path",))] == list(data.paths):
         return torch.from_numpy(np.load(npy))
+    return None
+
+
+def cached_embeddings(run: Run, data: ImageSet, cache: Path, batch_size: int, progress: bool) -> torch.Tensor:
+    """`(N, D)` embeddings of `data`: `headstart embed`'s files in `cache`, made when missing or stale."""
+    hit = _cached(run, cache, data)
+    if hit is not None:
+        return hit
     feats = embed(run, data, batch_size, progress)
     try:
         write_embeddings(feats.numpy(), data, cache)

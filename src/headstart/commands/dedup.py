@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from headstart.commands._embeddings import cache_folder, cached_embeddings
+from headstart.commands._embeddings import embeddings_for
 from headstart.config import api_function
 from headstart.curate.config import DedupConfig
 from headstart.curate.dedup import exact_duplicates, near_duplicates
@@ -41,11 +41,12 @@ def exact_groups(paths: list[str]) -> list[list[tuple[str, float]]]:
     return [[(str(p), 1.0) for p in group] for group in exact_duplicates(files)]
 
 
-def near_groups(cfg: DedupConfig, folder: Run | None, data) -> list[list[tuple[str, float]]]:
+def near_groups(cfg: DedupConfig, folder: Run | None) -> list[list[tuple[str, float]]]:
     if folder is None:
         raise HeadstartError("dedup by similarity needs --run (a run folder whose backbone embeds the images)",
                              fix="pass --run runs/<name>, or --exact for byte-identical files")
-    emb = cached_embeddings(folder, data, cache_folder(folder, cfg.data, data), cfg.batch_size, cfg.progress)
+    emb, data = embeddings_for(folder, cfg.data, on_bad_image=cfg.on_bad_image, batch_size=cfg.batch_size,
+                               progress=cfg.progress)
     return [[(data.paths[i], s) for i, s in zip(g.members, g.similarity, strict=True)]
             for g in near_duplicates(emb, threshold=cfg.threshold)]
 
@@ -53,8 +54,11 @@ def near_groups(cfg: DedupConfig, folder: Run | None, data) -> list[list[tuple[s
 def run(cfg: DedupConfig) -> Path:
     """Write the duplicate groups of `cfg.data` to `cfg.out`; returns its path."""
     folder = Run.read(cfg.run) if cfg.run is not None else None
-    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size if folder else None)
-    groups = exact_groups(list(data.paths)) if cfg.exact else near_groups(cfg, folder, data)
+    if cfg.exact:
+        data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, memory_budget=0)  # listed, not decoded
+        groups = exact_groups(list(data.paths))
+    else:
+        groups = near_groups(cfg, folder)
     write_text(cfg.out, duplicates_csv(groups))
     return cfg.out
 

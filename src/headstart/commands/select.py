@@ -16,12 +16,11 @@ from PIL import Image
 
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
-from headstart.commands._embeddings import cache_folder, cached_embeddings
+from headstart.commands._embeddings import embeddings_for
 from headstart.config import api_function
 from headstart.curate.base import Selection
 from headstart.curate.config import SelectConfig
 from headstart.curate.registry import choose, needs_probs, parse_strategy
-from headstart.data.sources import open_data
 from headstart.errors import HeadstartError
 from headstart.io import atomic_write, write_json, write_text
 from headstart.run import Run
@@ -91,9 +90,9 @@ def run(cfg: SelectConfig) -> Path:
     """Embed, pick, write the CSV, the sheet and (with --round) rounds.json; returns the CSV path."""
     name, options = parse_strategy(cfg.strategy, cfg.blend_weights)  # fail fast, before embedding
     folder = Run.read(cfg.run)
-    data = open_data(cfg.data, on_bad_image=cfg.on_bad_image, load_size=folder.image_size)
+    emb, data = embeddings_for(folder, cfg.data, on_bad_image=cfg.on_bad_image, batch_size=cfg.batch_size,
+                               progress=cfg.progress)
     probs = class_probs(folder, data, cfg.batch_size, cfg.progress) if needs_probs(name, options) else None
-    emb = cached_embeddings(folder, data, cache_folder(folder, cfg.data, data), cfg.batch_size, cfg.progress)
     excluded = exclude_rows(data.paths, read_paths(cfg.exclude)) if cfg.exclude else None
     sel = choose(
         emb,
