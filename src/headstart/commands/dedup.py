@@ -48,7 +48,7 @@ def near_groups(cfg: DedupConfig, folder: Run | None) -> list[list[tuple[str, fl
     emb, data = embeddings_for(folder, cfg.data, on_bad_image=cfg.on_bad_image, batch_size=cfg.batch_size,
                                progress=cfg.progress)
     return [[(data.paths[i], s) for i, s in zip(g.members, g.similarity, strict=True)]
-            for g in near_duplicates(emb, threshold=cfg.threshold)]
+            for g in near_duplicates(emb, threshold=cfg.threshold, progress=cfg.progress)]
 
 
 def run(cfg: DedupConfig) -> Path:

@@ -46,6 +46,7 @@ import torch
 from headstart.curate.base import check_embeddings, normalize, row_chunks
 from headstart.curate.kmeans import fit_centres
 from headstart.errors import HeadstartError
+from headstart.progress import progress as show_progress
 
 PREFIX_BYTES = 1 << 16
 READ_BYTES = 1 << 20
@@ -100,21 +101,30 @@ class Buckets:
         self.members = _by_key(self.home, torch.arange(len(x)), k)  # per cluster: rows living there
         self.visitors = _by_key(self.top.flatten(), torch.arange(len(x)).repeat_interleave(p), k)
 
-    def pairs(self, x: torch.Tensor, threshold: float, chunk: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def pairs(self, x: torch.Tensor, threshold: float, chunk: int,
+              progress: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every pair within `threshold` that shares a cluster, once: (a, b) with a visiting b's home.
 
         A pair whose rows each visit the other's home is met twice; it counts where the visitor
         is the lower row. Two rows at home in the same cluster count once, as (lower, higher)."""
-        for c, (members, visitors) in enumerate(zip(self.members, self.visitors, strict=True)):
-            for q in visitors.split(chunk):
-                at_home = (self.home[q] == c)[:, None]  # (q, 1)
-                for m in members.split(chunk):
-                    lower = q[:, None] < m[None, :]
-                    met_twice = (self.top[m][None, :, :] == self.home[q][:, None, None]).any(dim=2)  # (q, m)
-                    keep = lower | ~(at_home | met_twice)
-                    hit = (x[q] @ x[m].T >= threshold) & keep
-                    a, b = hit.nonzero().unbind(dim=1)
-                    yield q[a], m[b]
+        work = [len(m) * len(v) for m, v in zip(self.members, self.visitors, strict=True)]
+        with show_progress("near-duplicates: pairs (million comparisons)", sum(work) // 10**6 + 1,
+                           enabled=progress) as advance:
+            for c, (members, visitors) in enumerate(zip(self.members, self.visitors, strict=True)):
+                yield from self._cluster_pairs(x, threshold, chunk, c, members, visitors)
+                advance(work[c] // 10**6)
+
+    def _cluster_pairs(self, x: torch.Tensor, threshold: float, chunk: int, c: int, members: torch.Tensor,
+                       visitors: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for q in visitors.split(chunk):
+            at_home = (self.home[q] == c)[:, None]  # (q, 1)
+            for m in members.split(chunk):
+                lower = q[:, None] < m[None, :]
+                met_twice = (self.top[m][None, :, :] == self.home[q][:, None, None]).any(dim=2)  # (q, m)
+                keep = lower | ~(at_home | met_twice)
+                hit = (x[q] @ x[m].T >= threshold) & keep
+                a, b = hit.nonzero().unbind(dim=1)
+                yield q[a], m[b]
 
     def candidates(self, i: int) -> torch.Tensor:
         """Rows that share a cluster with row `i` (repeats possible): those living where it visits,
@@ -129,7 +139,7 @@ def _by_key(keys: torch.Tensor, values: torch.Tensor, k: int) -> list[torch.Tens
 
 
 def leader_groups(x: torch.Tensor, counts: torch.Tensor, threshold: float,
-                  buckets: Buckets | None = None) -> list[DuplicateGroup]:
+                  buckets: Buckets | None = None, progress: bool = False) -> list[DuplicateGroup]:
     """Greedy leaders over the rows with a neighbour, most neighbours first (ties: lowest row).
 
     A leader takes every ungrouped candidate within `threshold` of it (with `buckets`: among
@@ -141,27 +151,37 @@ def leader_groups(x: torch.Tensor, counts: torch.Tensor, threshold: float,
     free = torch.zeros(len(x), dtype=torch.bool)
     free[rows] = True
     groups = []
-    for i in rows[torch.sort(counts[rows], descending=True, stable=True).indices].tolist():
-        if not free[i]:
-            continue
-        free[i] = False
-        if buckets is None:
-            sim, near = local @ x[i], rows
-            take = free[rows] & (sim >= threshold)
-        else:
-            near = torch.unique(buckets.candidates(i))  # ascending
-            near = near[free[near]]
-            sim = x[near] @ x[i]
-            take = sim >= threshold
-        if take.any():
-            others = take.nonzero().flatten()
-            free[near[others]] = False
-            groups.append(DuplicateGroup(i, [i] + near[others].tolist(), [1.0] + sim[others].tolist()))
+    with show_progress("near-duplicates: groups (rows with a neighbour)", len(rows), enabled=progress) as advance:
+        for i in rows[torch.sort(counts[rows], descending=True, stable=True).indices].tolist():
+            if free[i]:
+                advance(_lead(i, x, rows, local, free, threshold, buckets, groups))
     return sorted(groups, key=lambda g: min(g.members))
 
 
+def _lead(i: int, x: torch.Tensor, rows: torch.Tensor, local: torch.Tensor | None, free: torch.Tensor,
+          threshold: float, buckets: Buckets | None, groups: list[DuplicateGroup]) -> int:
+    """Row `i` leads a group of the free rows within `threshold` (appended to `groups` when it has any);
+    returns how many rows it took, itself included."""
+    free[i] = False
+    if buckets is None:
+        sim, near = local @ x[i], rows
+        take = free[rows] & (sim >= threshold)
+    else:
+        near = torch.unique(buckets.candidates(i))  # ascending
+        near = near[free[near]]
+        sim = x[near] @ x[i]
+        take = sim >= threshold
+    if not take.any():
+        return 1
+    others = take.nonzero().flatten()
+    free[near[others]] = False
+    groups.append(DuplicateGroup(i, [i] + near[others].tolist(), [1.0] + sim[others].tolist()))
+    return 1 + len(others)
+
+
 def near_duplicates(
-    embeddings: torch.Tensor, threshold: float = 0.95, chunk: int = 4096, *, search: str = "auto"
+    embeddings: torch.Tensor, threshold: float = 0.95, chunk: int = 4096, *, search: str = "auto",
+    progress: bool = False,
 ) -> list[DuplicateGroup]:
     """Groups of rows within cosine `threshold` of their group's representative (greedy leaders).
 
@@ -171,6 +191,7 @@ def near_duplicates(
         chunk: rows per block; a block is a `(chunk, chunk)` float matrix (64 MiB at 4096).
         search: `exact` compares all pairs; `clusters` only pairs that share a cluster (see the
             module doc); `auto` is exact up to `EXACT_UP_TO` rows.
+        progress: show the cluster search's progress (a bar, or lines in a log file).
 
     Returns:
         Groups of two or more rows, ordered by their lowest row; in each, the representative (the
@@ -189,7 +210,8 @@ def near_duplicates(
     if search == "exact" or (search == "auto" and len(x) <= EXACT_UP_TO):
         return leader_groups(x, neighbour_counts(similar_pairs(x, threshold, chunk), len(x)), threshold)
     buckets = Buckets(x)
-    return leader_groups(x, neighbour_counts(buckets.pairs(x, threshold, chunk), len(x)), threshold, buckets)
+    counts = neighbour_counts(buckets.pairs(x, threshold, chunk, progress), len(x))
+    return leader_groups(x, counts, threshold, buckets, progress)
 
 
 def kept_rows(groups: Sequence[DuplicateGroup], n_rows: int) -> torch.Tensor:
