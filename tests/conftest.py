@@ -10,6 +10,7 @@ import pytest
 import torch
 
 os.environ.setdefault("HEADSTART_QUIET", "1")
+os.environ.setdefault("YOLO_OFFLINE", "1")  # Ultralytics (optional extra) never reaches out in a test
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 

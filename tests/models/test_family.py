@@ -14,7 +14,8 @@ from headstart.models.factory import create_backbone
 from headstart.models.family import FAMILIES, check_model_name, get_family, split_name
 from headstart.models.text import TEXT_NETS
 
-SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18", "hf": "<hf_folder>"}
+SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18", "hf": "<hf_folder>",
+          "ultralytics": "yolov8n.yaml"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,8 @@ def test_families__every_registered_family_has_a_sample_here():
 
 @pytest.mark.parametrize("name", FAMILIES.names())
 def test_family__builds_what_it_lists_and_names_it_in_the_meta(name, request):
+    if name == "ultralytics":
+        pytest.importorskip("ultralytics")  # the optional extra headstart[yolo]
     adapter = get_family(name)
     model = str(request.getfixturevalue("hf_folder")) if name == "hf" else SAMPLE[name]
     assert model in adapter.names() or name == "hf"  # hf models are folders, not a list
@@ -82,5 +85,5 @@ def test_check_model_name__a_builtin_name_imports_no_torch():
 
 
 def test_create_backbone__unknown_family_lists_the_families():
-    with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision"):
+    with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision, ultralytics"):
         create_backbone("keras/resnet18")

@@ -1,0 +1,84 @@
+"""A YOLO backbone end to end: `pretrain --model ultralytics/yolov8n.yaml`, `export --format
+ultralytics`, then Ultralytics' own trainer starting from the file; and `finetune --task detect`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import headstart
+from headstart.cli.main import main
+from headstart.models.factory import create_backbone, load_run_backbone
+from tests.data.dense.scenes_data import yolo_set
+
+pytest.importorskip("ultralytics")
+
+
+@pytest.fixture(scope="module")
+def yolo_run(tmp_path_factory, fmnist_folder):
+    out = tmp_path_factory.mktemp("runs") / "yolo"
+    headstart.pretrain(data=str(fmnist_folder), model="ultralytics/yolov8n.yaml", method="simclr", steps=3,
+                       batch_size=16, out=out, progress=False, monitor=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory, fmnist_train):
+    return yolo_set(tmp_path_factory.mktemp("scenes"), fmnist_train, count=10)[0]  # 8 train, 2 val
+
+
+def test_pretrain__yolo_backbone_learns_at_32_px(yolo_run):
+    config = (yolo_run / "config.yaml").read_text()
+    assert "image_size: 32" in config  # 28 px images: the next multiple of the stride 32
+    fresh = create_backbone("ultralytics/yolov8n.yaml", image_size=32)
+    ours = load_run_backbone(yolo_run).module.state_dict()
+    assert ours.keys() == fresh.module.state_dict().keys()
+    assert not torch.equal(ours["8.cv2.conv.weight"], fresh.module.state_dict()["8.cv2.conv.weight"])
+
+
+def test_export__ultralytics_trains_from_the_run_backbone(yolo_run, scenes, tmp_path):
+    from ultralytics import YOLO
+
+    pt = tmp_path / "yolov8n-headstart.pt"
+    assert main(["export", "--run", str(yolo_run), "--format", "ultralytics", "--out", str(pt)]) == 0
+    ours = {f"model.{k}": v for k, v in load_run_backbone(yolo_run).module.state_dict().items()}
+    model = YOLO(str(pt))
+    assert model.task == "detect"
+    loaded = model.model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in ours.items())
+
+    seen = {"batches": 0}
+
+    def first_batch(trainer):  # the weights Ultralytics' trainer starts from
+        seen["batches"] += 1
+        if seen["batches"] == 1:
+            seen["start"] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+    model.add_callback("on_train_batch_start", first_batch)
+    model.train(data=str(scenes / "data.yaml"), epochs=1, imgsz=64, batch=4, workers=0, device="cpu",
+                plots=False, val=False, amp=False, project=str(tmp_path / "ul"), name="t", exist_ok=True,
+                verbose=False)
+    assert seen["batches"] >= 1
+    assert all(torch.equal(seen["start"][k], v) for k, v in ours.items())  # started from the run's backbone
+    assert not torch.equal(model.model.state_dict()["model.8.cv2.conv.weight"].float(),
+                           ours["model.8.cv2.conv.weight"])  # and trained
+
+
+@pytest.mark.parametrize(("out", "message"), [("yolo.pth", "only .pt"), ("yolo.pt", "not an Ultralytics model")])
+def test_export__error_one_line(out, message, yolo_run, pretrained_run, tmp_path, capsys):
+    run = yolo_run if out.endswith(".pth") else pretrained_run  # pretrained_run: headstart/resnet-mini
+    code = main(["export", "--run", str(run), "--format", "ultralytics", "--out", str(tmp_path / out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / out).exists()
+
+
+def test_finetune_detect__from_a_yolo_run(yolo_run, scenes, tmp_path):
+    out = tmp_path / "det"
+    headstart.finetune(from_=str(yolo_run), data=str(scenes), task="detect", strategy="full", steps=2,
+                       batch_size=4, image_size=64, out=out, progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "ultralytics/yolov8n.yaml" and results["steps"] == 2
+    assert 0.0 <= results["map50"] <= 1.0
