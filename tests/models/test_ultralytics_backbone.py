@@ -101,3 +101,11 @@ def test_pretrain__error_without_the_extra_is_one_line(monkeypatch, tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2 and 'pip install "headstart[yolo]"' in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_create__the_probe_leaves_batchnorm_statistics_as_initialised():
+    detector = ultralytics_.detection_model("yolov8n.yaml")
+    b = ultralytics_.create("yolov8n.yaml")
+    assert b.module.training
+    stats = {k: v for k, v in b.module.state_dict().items() if "running_" in k}
+    assert all(torch.equal(v, detector.state_dict()[f"model.{k}"]) for k, v in stats.items())  # zeros and ones

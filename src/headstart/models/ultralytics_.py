@@ -38,10 +38,11 @@ class YoloBackbone(nn.Sequential):
     def __init__(self, layers: list[nn.Module], yaml_name: str) -> None:
         super().__init__(*layers)
         self.yaml_name = yaml_name
+        was = self.training
         with torch.no_grad():
-            was = self.training
+            self.eval()  # the probe leaves BatchNorm's running statistics alone
             shapes = [tuple(y.shape) for y in self._maps(torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE))]
-            self.train(was)
+        self.train(was)
         self.num_features = shapes[-1][1]
         self.stages: list[list[int]] = []
         for i, shape in enumerate(shapes):  # a new stage at each drop in resolution
