@@ -88,7 +88,8 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for kind, start in starts.items():
-            rows.append({"start": kind, "seed": seed, **train_and_test(start, data, seed, args.out / "ul", args)})
+            scores = train_and_test(start, data, seed, args.out / "ul", args)
+            rows.append({"start": kind, "seed": seed, **scores})
             print(json.dumps(rows[-1]), flush=True)
     summary = {kind: {key: round(statistics.mean(r[key] for r in rows if r["start"] == kind), 4)
                       for key in ("map", "map50")} for kind in starts}

@@ -143,7 +143,8 @@ def _is_path(model: str) -> bool:
 
 def _check_yaml_file(path: Path) -> None:
     if not path.is_file():
-        raise HeadstartError(f"model yaml not found: {path}", fix="pass an existing Ultralytics detection .yaml")
+        raise HeadstartError(f"model yaml not found: {path}",
+                             fix="pass an existing Ultralytics detection .yaml")
     if not _is_detector(_read(path)):
         raise HeadstartError(f"{path} is not an Ultralytics detection yaml with a sequential backbone",
                              fix="pass a yaml whose head ends in Detect and whose backbone layers all "
