@@ -66,7 +66,8 @@ def test_export__ultralytics_trains_from_the_run_backbone(yolo_run, scenes, tmp_
                            ours["model.8.cv2.conv.weight"])  # and trained
 
 
-@pytest.mark.parametrize(("out", "message"), [("yolo.pth", "only .pt"), ("yolo.pt", "not an Ultralytics model")])
+@pytest.mark.parametrize(("out", "message"), [("yolo.pth", "only .pt"),
+                                              ("yolo.pt", "not an Ultralytics model")])
 def test_export__error_one_line(out, message, yolo_run, pretrained_run, tmp_path, capsys):
     run = yolo_run if out.endswith(".pth") else pretrained_run  # pretrained_run: headstart/resnet-mini
     code = main(["export", "--run", str(run), "--format", "ultralytics", "--out", str(tmp_path / out)])

@@ -42,7 +42,8 @@ def save_ultralytics(backbone: Backbone, out: Path, *, source: str) -> None:
     """
     model = ultralytics_model(backbone.meta.name)
     if Path(out).suffix != ".pt":
-        raise HeadstartError(f"Ultralytics loads only .pt files, not {Path(out).name}", fix="pass --out NAME.pt")
+        raise HeadstartError(f"Ultralytics loads only .pt files, not {Path(out).name}",
+                             fix="pass --out NAME.pt")
     import ultralytics  # AGPL: only for this format (detection_model has checked it is installed)
 
     detector = detection_model(model)
