@@ -87,3 +87,14 @@ def test_check_model_name__a_builtin_name_imports_no_torch():
 def test_create_backbone__unknown_family_lists_the_families():
     with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision, ultralytics"):
         create_backbone("keras/resnet18")
+
+
+def test_ultralytics_family__without_the_extra_the_error_names_it(tmp_path):
+    """Runs with or without Ultralytics installed: the package is blocked in a fresh interpreter."""
+    code = ("import sys; sys.modules['ultralytics'] = None; from headstart.cli.main import main; "
+            f"sys.exit(main(['pretrain', '--data', 'fashion-mnist', '--model', 'ultralytics/yolov8n.yaml', "
+            f"'--out', {str(tmp_path / 'r')!r}, '--steps', '1']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and 'pip install "headstart[yolo]"' in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from headstart.adapt.heads.features import Pyramid
-from headstart.cli.main import main
 from headstart.errors import HeadstartError
 from headstart.models import ultralytics_
 from headstart.models.factory import create_backbone
@@ -92,15 +91,6 @@ def test_check__error_a_yaml_that_is_not_a_detector(tmp_path):
     local.write_text("nc: 10\nbackbone:\n  - [-1, 1, Conv, [64, 3, 2]]\nhead:\n  - [-1, 1, Classify, [10]]\n")
     with pytest.raises(HeadstartError, match="not an Ultralytics detection yaml"):
         check_model_name(f"ultralytics:{local}")
-
-
-def test_pretrain__error_without_the_extra_is_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(ultralytics_, "package_dir", lambda: None)
-    code = main(["pretrain", "--data", "fashion-mnist", "--model", "ultralytics/yolov8n.yaml",
-                 "--out", str(tmp_path / "r"), "--steps", "1"])
-    err = capsys.readouterr().err
-    assert code == 2 and 'pip install "headstart[yolo]"' in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_create__the_probe_leaves_batchnorm_statistics_as_initialised():

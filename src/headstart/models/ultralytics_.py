@@ -93,7 +93,10 @@ class UltralyticsFamily:
 
 def package_dir() -> Path | None:
     """Where Ultralytics is installed (found without importing it, which takes seconds), or None."""
-    spec = importlib.util.find_spec("ultralytics")
+    try:
+        spec = importlib.util.find_spec("ultralytics")
+    except ValueError:  # in sys.modules without a spec: blocked (None) or a stand-in
+        return None
     return Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
 
 
