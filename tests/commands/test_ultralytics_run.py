@@ -1,5 +1,5 @@
 """A YOLO backbone end to end: `pretrain --model ultralytics/yolov8n.yaml`, `export --format
-ultralytics`, then Ultralytics' own trainer starting from the file; and `finetune --task detect`."""
+ultralytics`, then Ultralytics' own trainer starting from the file; and `finetune --task detect|segment`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 import headstart
 from headstart.cli.main import main
 from headstart.models.factory import create_backbone, load_run_backbone
-from tests.data.dense.scenes_data import yolo_set
+from tests.data.dense.scenes_data import mask_set, yolo_set
 
 pytest.importorskip("ultralytics")
 
@@ -76,10 +76,12 @@ def test_export__error_one_line(out, message, yolo_run, pretrained_run, tmp_path
     assert not (tmp_path / out).exists()
 
 
-def test_finetune_detect__from_a_yolo_run(yolo_run, scenes, tmp_path):
-    out = tmp_path / "det"
-    headstart.finetune(from_=str(yolo_run), data=str(scenes), task="detect", strategy="full", steps=2,
+@pytest.mark.parametrize(("task", "score"), [("detect", "map50"), ("segment", "miou")])
+def test_finetune_dense__from_a_yolo_run(task, score, yolo_run, scenes, fmnist_train, tmp_path):
+    data = scenes if task == "detect" else mask_set(tmp_path / "masks", fmnist_train, count=10)[0]
+    out = tmp_path / task
+    headstart.finetune(from_=str(yolo_run), data=str(data), task=task, strategy="full", steps=2,
                        batch_size=4, image_size=64, out=out, progress=False)
     results = json.loads((out / "results.json").read_text())
-    assert results["model"] == "ultralytics/yolov8n.yaml" and results["steps"] == 2
-    assert 0.0 <= results["map50"] <= 1.0
+    assert results["model"] == "ultralytics/yolov8n.yaml" and results["task"] == task and results["steps"] == 2
+    assert 0.0 <= results[score] <= 1.0
