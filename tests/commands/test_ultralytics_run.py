@@ -66,6 +66,12 @@ def test_export__ultralytics_trains_from_the_run_backbone(yolo_run, scenes, tmp_
                            ours["model.8.cv2.conv.weight"])  # and trained
 
 
+def test_export__the_same_run_exports_the_same_weights(yolo_run, tmp_path):
+    first, second = (headstart.export(run=yolo_run, format="ultralytics", out=tmp_path / f"{i}.pt") for i in (1, 2))
+    a, b = (torch.load(f, weights_only=False)["model"].state_dict() for f in (first, second))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the fresh neck and head too
+
+
 @pytest.mark.parametrize(("out", "message"), [("yolo.pth", "only .pt"),
                                               ("yolo.pt", "not an Ultralytics model")])
 def test_export__error_one_line(out, message, yolo_run, pretrained_run, tmp_path, capsys):

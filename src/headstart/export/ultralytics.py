@@ -3,8 +3,9 @@
 The file is an Ultralytics checkpoint as its own `strip_optimizer` writes one (a dict whose
 "model" is the pickled `DetectionModel`, with "train_args", "date", "version", ...), kept in
 float32 so the weights are the run's bit for bit: the backbone's layers from the run, the neck and
-head freshly initialised from the yaml. `YOLO(path).train(data=...)` rebuilds the detector for the
-data's classes and takes every tensor whose shape fits, i.e. all but the class outputs.
+head freshly initialised from the yaml (seeded, so a run always exports the same weights).
+`YOLO(path).train(data=...)` rebuilds the detector for the data's classes and takes every tensor
+whose shape fits, i.e. all but the class outputs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from headstart.io import atomic_write
 from headstart.models.backbone import Backbone
 from headstart.models.family import split_name
 from headstart.models.ultralytics_ import detection_model
+
+EXPORT_SEED = 0
 
 
 def ultralytics_model(name: str) -> str:
@@ -46,7 +49,9 @@ def save_ultralytics(backbone: Backbone, out: Path, *, source: str) -> None:
                              fix="pass --out NAME.pt")
     import ultralytics  # AGPL: only for this format (detection_model has checked it is installed)
 
-    detector = detection_model(model)
+    with torch.random.fork_rng():  # the same run exports the same file: the neck and head drawn from seed 0
+        torch.manual_seed(EXPORT_SEED)
+        detector = detection_model(model)
     state = detector.state_dict()
     ours = {f"model.{k}": v for k, v in backbone_state(backbone).items()}
     state.update(ours)
