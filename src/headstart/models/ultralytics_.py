@@ -35,9 +35,8 @@ PROBE_SIZE = 64  # side of the zero image that finds the stages and the feature 
 class YoloBackbone(nn.Sequential):
     """The yaml's backbone layers, numbered as in the detector; `stages` lists layer indices per stage."""
 
-    def __init__(self, layers: list[nn.Module], yaml_name: str) -> None:
+    def __init__(self, layers: list[nn.Module]) -> None:
         super().__init__(*layers)
-        self.yaml_name = yaml_name
         was = self.training
         with torch.no_grad():
             self.eval()  # the probe leaves BatchNorm's running statistics alone
@@ -170,7 +169,7 @@ def backbone_length(detector: nn.Module) -> int:
 
 def create(model: str) -> Backbone:
     detector = detection_model(model)
-    m = YoloBackbone(list(detector.model[:backbone_length(detector)]), model)
+    m = YoloBackbone(list(detector.model[:backbone_length(detector)]))
     name = f"ultralytics:{model}" if _is_path(model) else f"ultralytics/{model}"  # as `hf:<folder>`
     meta = BackboneMeta(name, "ultralytics", m.num_features, mean=(0.0, 0.0, 0.0),
                         std=(1.0, 1.0, 1.0), default_size=640)
