@@ -10,6 +10,7 @@ import torch
 
 import headstart
 from headstart.cli.main import main
+from headstart.errors import HeadstartError
 from headstart.models.factory import create_backbone, load_run_backbone
 from tests.data.dense.scenes_data import mask_set, yolo_set
 
@@ -65,11 +66,28 @@ def test_export__ultralytics_trains_from_the_run_backbone(yolo_run, scenes, tmp_
     assert not torch.equal(model.model.state_dict()["model.8.cv2.conv.weight"].float(),
                            ours["model.8.cv2.conv.weight"])  # and trained
 
+    last = tmp_path / "ul" / "t" / "weights" / "last.pt"  # float16, as Ultralytics saves: back into a backbone
+    trained = YOLO(str(last)).model.state_dict()
+    back = create_backbone("ultralytics/yolov8n.yaml", weights=last).module.state_dict()
+    assert all(torch.equal(v, trained[f"model.{k}"]) for k, v in back.items())
+
 
 def test_export__the_same_run_exports_the_same_weights(yolo_run, tmp_path):
     first, second = (headstart.export(run=yolo_run, format="ultralytics", out=tmp_path / f"{i}.pt") for i in (1, 2))
     a, b = (torch.load(f, weights_only=False)["model"].state_dict() for f in (first, second))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the fresh neck and head too
+
+
+def test_pretrain__from_an_ultralytics_checkpoint(yolo_run, fmnist_folder, tmp_path):
+    pt = headstart.export(run=yolo_run, format="ultralytics", out=tmp_path / "start.pt")
+    start = create_backbone("ultralytics/yolov8n.yaml", weights=pt).module.state_dict()
+    assert all(torch.equal(v, load_run_backbone(yolo_run).module.state_dict()[k]) for k, v in start.items())
+    with pytest.raises(HeadstartError, match="do not fit"):  # a detector's backbone is no resnet-mini
+        create_backbone("headstart/resnet-mini", weights=pt)
+    out = tmp_path / "again"
+    headstart.pretrain(data=str(fmnist_folder), model="ultralytics/yolov8n.yaml", weights=str(pt), steps=1,
+                       batch_size=16, out=out, progress=False, monitor=False)
+    assert (out / "exported" / "backbone.safetensors").is_file()
 
 
 @pytest.mark.parametrize(("out", "message"), [("yolo.pth", "only .pt"),

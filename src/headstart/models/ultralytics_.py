@@ -163,6 +163,25 @@ def detection_model(model: str, *, nc: int | None = None) -> nn.Module:
     return DetectionModel(model, ch=3, nc=nc, verbose=False)  # Ultralytics finds the yaml of a name
 
 
+def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """The backbone tensors of an Ultralytics checkpoint (`yolov8n.pt`, a training's `last.pt`, an
+    export), read with Ultralytics' restricted loader (`weights_only`, its own classes allowed):
+    `model.<i>.` keys of the backbone's layers, float32. The neck and head are left out."""
+    require()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from ultralytics.nn.tasks import torch_safe_load  # AGPL: only for such a file
+
+    try:
+        ckpt, _ = torch_safe_load(str(path), safe_only=True)
+        detector = ckpt.get("ema") or ckpt["model"]
+        n = backbone_length(detector)
+    except Exception as err:  # noqa: BLE001 - any decode failure is the same user error
+        raise HeadstartError(f"cannot read the Ultralytics checkpoint {path}: {type(err).__name__}: {err}"
+                             .splitlines()[0], fix="pass a .pt written by Ultralytics or by headstart export") from None
+    return {k: v.float() if v.is_floating_point() else v  # a trained file holds float16
+            for k, v in detector.state_dict().items() if int(k.split(".")[1]) < n}
+
+
 def backbone_length(detector: nn.Module) -> int:
     return len(detector.yaml["backbone"])
 
