@@ -3,9 +3,12 @@
 Scenes composed from real Fashion-MNIST items (`headstart.data.dense.scenes`): unlabeled scenes
 from the first half of the training images, the labeled/val scenes from the second half, the test
 scenes from the test images (fixed seed). A yolov8n backbone is pretrained on the unlabeled
-scenes (`headstart.pretrain`), exported (`--format ultralytics`), and Ultralytics' own trainer
-runs from that file and from the bare yaml with the same recipe; each final model (`last.pt`, no
-selection on validation) is scored on the test scenes (mAP50-95, mAP50).
+scenes (`headstart.pretrain`) and exported as `export --format ultralytics` does; Ultralytics' own
+trainer runs from that file and from a file that differs only in its backbone: the yaml's fresh
+initialisation (scratch). Per seed, both files share one neck and head, drawn from that seed (the
+neck/head draw moves the score by points, so it is varied across seeds and paired within one),
+and both trainings share the seed. Each final model (`last.pt`, no selection on validation) is
+scored on the test scenes (mAP50-95, mAP50).
 
     python bench/yolo_gain.py --out /tmp/yolo-gain        # 600 pretraining steps, 100 epochs, seeds 0 1 2
 """
@@ -19,11 +22,14 @@ import statistics
 import time
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 import headstart
 from headstart.data.dense.scenes import compose_scenes, write_yolo
 from headstart.data.idx import open_idx
+from headstart.export.ultralytics import save_ultralytics
+from headstart.models.factory import create_backbone, load_run_backbone
 
 
 def make_data(root: Path, args: argparse.Namespace) -> tuple[Path, Path]:
@@ -82,17 +88,19 @@ def main() -> None:
                            batch_size=args.batch_size, image_size=args.size, out=run, overwrite=True,
                            progress=False, monitor=False)
     pretrain_s = round(time.perf_counter() - t, 1)
-    pt = args.out / "yolov8n-headstart.pt"
-    headstart.export(run=run, format="ultralytics", out=pt)
-    starts = {"scratch": args.model.split("/", 1)[1], "pretrained": str(pt)}
     rows = []
     for seed in args.seeds:
-        for kind, start in starts.items():
-            scores = train_and_test(start, data, seed, args.out / "ul", args)
+        torch.manual_seed(seed)
+        backbones = {"scratch": create_backbone(args.model), "pretrained": load_run_backbone(run)}
+        for kind, backbone in backbones.items():
+            start = args.out / "starts" / f"{kind}-s{seed}.pt"
+            start.parent.mkdir(parents=True, exist_ok=True)
+            save_ultralytics(backbone.eval(), start, source=kind, seed=seed)
+            scores = train_and_test(str(start), data, seed, args.out / "ul", args)
             rows.append({"start": kind, "seed": seed, **scores})
             print(json.dumps(rows[-1]), flush=True)
     summary = {kind: {key: round(statistics.mean(r[key] for r in rows if r["start"] == kind), 4)
-                      for key in ("map", "map50")} for kind in starts}
+                      for key in ("map", "map50")} for kind in ("scratch", "pretrained")}
     (args.out / "figures.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                                        "pretrain_seconds": pretrain_s, "rows": rows,
                                                        "mean": summary}, indent=1))

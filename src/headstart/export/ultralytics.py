@@ -35,13 +35,14 @@ def ultralytics_model(name: str) -> str:
     return model
 
 
-def save_ultralytics(backbone: Backbone, out: Path, *, source: str) -> None:
+def save_ultralytics(backbone: Backbone, out: Path, *, source: str, seed: int = EXPORT_SEED) -> None:
     """Write the detector of `backbone`'s yaml with its backbone's weights to `out` (a `.pt`).
 
     Args:
         backbone: an `ultralytics/<model>.yaml` backbone (from a run).
         out: the file to write; Ultralytics reads only `.pt`.
         source: what the weights came from (the run folder), kept in the file's "headstart" entry.
+        seed: draws the fresh neck and head (in a forked RNG: the caller's is left as it was).
     """
     model = ultralytics_model(backbone.meta.name)
     if Path(out).suffix != ".pt":
@@ -49,8 +50,8 @@ def save_ultralytics(backbone: Backbone, out: Path, *, source: str) -> None:
                              fix="pass --out NAME.pt")
     import ultralytics  # AGPL: only for this format (detection_model has checked it is installed)
 
-    with torch.random.fork_rng():  # the same run exports the same file: the neck and head drawn from seed 0
-        torch.manual_seed(EXPORT_SEED)
+    with torch.random.fork_rng():  # the same run exports the same weights
+        torch.manual_seed(seed)
         detector = detection_model(model)
     state = detector.state_dict()
     ours = {f"model.{k}": v for k, v in backbone_state(backbone).items()}
