@@ -10,7 +10,7 @@ neck/head draw moves the score by points, so it is varied across seeds and paire
 and both trainings share the seed. Each final model (`last.pt`, no selection on validation) is
 scored on the test scenes (mAP50-95, mAP50).
 
-    python bench/yolo_gain.py --out /tmp/yolo-gain        # 600 pretraining steps, 100 epochs, seeds 0 1 2
+    python bench/yolo_gain.py --out /tmp/yolo-gain        # 600 pretraining steps, 100 epochs, seeds 0-5
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--ft-batch", type=int, default=16)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     args = p.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     unlabeled, data = make_data(args.out / "data", args)
