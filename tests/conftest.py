@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,10 @@ import pytest
 import torch
 
 os.environ.setdefault("HEADSTART_QUIET", "1")
+# Ultralytics (the optional yolo extra) never reaches out in a test, and keeps its settings file out of
+# the user's config folder
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "headstart-tests-ultralytics"))
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 

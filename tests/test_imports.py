@@ -96,11 +96,12 @@ def test_adapt__knows_no_pretraining_method(edges):
 
 def test_core_commands__import_without_the_extras():
     """A fresh `pip install headstart` (no extras: what scripts/demo.sh sets up) runs every image command:
-    no module on their import path needs an extra's package (pycocotools, starlette, plotly, sklearn)."""
+    no module on their import path needs an extra's package (pycocotools, starlette, plotly, sklearn,
+    ultralytics)."""
     import subprocess
 
     extras = ("pycocotools", "starlette", "uvicorn", "plotly", "sklearn", "umap", "pyarrow", "onnx", "trl",
-              "bitsandbytes")
+              "bitsandbytes", "ultralytics")
     code = (f"import sys; sys.modules.update(dict.fromkeys({extras!r})); "   # None: importing them fails
             "import headstart.commands.demo, headstart.commands.finetune, headstart.commands.pretrain, "
             "headstart.commands.evaluate, headstart.commands.study, headstart.commands.export")

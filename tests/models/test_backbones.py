@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -13,6 +15,8 @@ from headstart.models.headstart_ import NETS
 SAMPLE = [f"headstart/{n}" for n in NETS] + [
     "torchvision/resnet18", "torchvision/mobilenet_v3_small", "torchvision/efficientnet_b0",
     "timm/resnet18", "timm/tf_efficientnet_lite0", "timm/vit_tiny_patch16_224", "timm/convnext_atto",
+    pytest.param("ultralytics/yolov8n.yaml", marks=pytest.mark.skipif(
+        importlib.util.find_spec("ultralytics") is None, reason="the optional extra headstart[yolo]")),
 ]
 
 

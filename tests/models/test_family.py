@@ -14,7 +14,8 @@ from headstart.models.factory import create_backbone
 from headstart.models.family import FAMILIES, check_model_name, get_family, split_name
 from headstart.models.text import TEXT_NETS
 
-SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18", "hf": "<hf_folder>"}
+SAMPLE = {"headstart": "resnet-mini", "torchvision": "resnet18", "timm": "resnet18", "hf": "<hf_folder>",
+          "ultralytics": "yolov8n.yaml"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,8 @@ def test_families__every_registered_family_has_a_sample_here():
 
 @pytest.mark.parametrize("name", FAMILIES.names())
 def test_family__builds_what_it_lists_and_names_it_in_the_meta(name, request):
+    if name == "ultralytics":
+        pytest.importorskip("ultralytics")  # the optional extra headstart[yolo]
     adapter = get_family(name)
     model = str(request.getfixturevalue("hf_folder")) if name == "hf" else SAMPLE[name]
     assert model in adapter.names() or name == "hf"  # hf models are folders, not a list
@@ -82,5 +85,16 @@ def test_check_model_name__a_builtin_name_imports_no_torch():
 
 
 def test_create_backbone__unknown_family_lists_the_families():
-    with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision"):
+    with pytest.raises(HeadstartError, match="headstart, hf, timm, torchvision, ultralytics"):
         create_backbone("keras/resnet18")
+
+
+def test_ultralytics_family__without_the_extra_the_error_names_it(tmp_path):
+    """Runs with or without Ultralytics installed: the package is blocked in a fresh interpreter."""
+    code = ("import sys; sys.modules['ultralytics'] = None; from headstart.cli.main import main; "
+            f"sys.exit(main(['pretrain', '--data', 'fashion-mnist', '--model', 'ultralytics/yolov8n.yaml', "
+            f"'--out', {str(tmp_path / 'r')!r}, '--steps', '1']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and 'pip install "headstart[yolo]"' in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

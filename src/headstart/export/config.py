@@ -27,7 +27,8 @@ class ExportConfig(Config):
     """`headstart export`: weights loadable without headstart."""
 
     run: Path = Field(description="a headstart run folder")
-    format: Literal["torchvision", "timm", "safetensors", "onnx", "hf"] = Field(
+    format: Literal["torchvision", "timm", "safetensors", "onnx", "hf", "ultralytics"] = Field(
         "safetensors", description="torchvision/timm: state dict for the plain constructor; hf: a text run's "
-        "save_pretrained folder with its tokenizer (transformers' Auto* classes load it)")
+        "save_pretrained folder with its tokenizer (transformers' Auto* classes load it); ultralytics: a .pt "
+        "that ultralytics.YOLO() loads and trains from (runs of ultralytics/<model>.yaml)")
     out: Path = Field(description="output file (a folder for hf)")

@@ -7,6 +7,8 @@
 - `safetensors`: the backbone's tensors (any model, built-ins included).
 - `onnx`: the backbone with its input normalization, float images in [0, 1] -> features.
 - `hf`: a text run's `save_pretrained` folder (model + tokenizer, `export/hf.py`).
+- `ultralytics`: a `.pt` that `ultralytics.YOLO(path)` trains from: the run's backbone in its
+  detector, neck and head fresh from the yaml (`export/ultralytics.py`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from safetensors import safe_open
 
 from headstart.errors import HeadstartError
 from headstart.export.hf import copy_hf_folder
+from headstart.export.ultralytics import save_ultralytics, ultralytics_model
 from headstart.export.weights import backbone_state, save_backbone
 from headstart.io import atomic_write
 from headstart.models.factory import load_run_backbone
 from headstart.models.family import model_family, split_name
 from headstart.run import Run
 
-FORMATS = ("torchvision", "timm", "safetensors", "onnx", "hf")
+FORMATS = ("torchvision", "timm", "safetensors", "onnx", "hf", "ultralytics")
 
 
 def export_run(run: Run, fmt: str, out: Path) -> Path:
@@ -33,11 +36,15 @@ def export_run(run: Run, fmt: str, out: Path) -> Path:
     if fmt == "hf":
         return copy_hf_folder(run, out)
     name = run.model_name
+    if fmt == "ultralytics":
+        ultralytics_model(name)  # refused before a model is built
     backbone = load_run_backbone(run).eval()
     if fmt == "safetensors":
         save_backbone(backbone, out, name)
     elif fmt == "onnx":
         export_onnx(backbone, out)
+    elif fmt == "ultralytics":
+        save_ultralytics(backbone, out, source=str(run.path))
     else:
         prefix = split_name(name)[0]
         if prefix != fmt:  # the format is the library whose constructor loads the file

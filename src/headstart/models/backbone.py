@@ -20,7 +20,7 @@ class BackboneMeta:
     """Facts about a backbone, as data (timm's `pretrained_cfg` habit)."""
 
     name: str                         # "<package>/<name>"
-    family: str                       # "torchvision" | "timm" | "headstart"
+    family: str                       # "torchvision" | "timm" | "headstart" | "hf" | "ultralytics"
     feature_dim: int
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)

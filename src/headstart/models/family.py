@@ -53,6 +53,7 @@ FAMILIES.register("headstart", "headstart.models.headstart_:HeadstartFamily")
 FAMILIES.register("torchvision", "headstart.models.torchvision_:TorchvisionFamily")
 FAMILIES.register("timm", "headstart.models.timm_:TimmFamily")
 FAMILIES.register("hf", "headstart.models.hf_:HfFamily")
+FAMILIES.register("ultralytics", "headstart.models.ultralytics_:UltralyticsFamily")  # optional extra (AGPL)
 
 
 def split_name(name: str) -> tuple[str, str]:

