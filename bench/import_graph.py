@@ -23,7 +23,7 @@ UPPER = ("commands", "cli")
 # library packages and shared modules, top to bottom (an import points down this list, or within one entry)
 LAYERS = (
     "curate", "adapt", "methods", "train", "report", "eval", "export", "models", "data",
-    ("run", "config", "registry", "io", "errors"),
+    ("run", "config", "registry", "io", "progress", "errors"),
 )
 
 

@@ -16,6 +16,31 @@ os.environ.setdefault("HEADSTART_QUIET", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "headstart-tests-ultralytics"))
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+_KEPT_ENV = ("OMP_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")
+
+
+@pytest.fixture(autouse=True)
+def _process_state_restored():
+    """What a test (Ultralytics' trainer above all) changes for the whole process is put back after it:
+    deterministic algorithms (they pick other CPU kernels, so a later run would not repeat an earlier one
+    bit for bit), torch's threads, PIL's Image.open, and the environment variables Ultralytics sets."""
+    from PIL import Image
+
+    deterministic, warn_only = torch.are_deterministic_algorithms_enabled(), \
+        torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    threads, image_open = torch.get_num_threads(), Image.open
+    env = {k: os.environ.get(k) for k in _KEPT_ENV}
+    yield
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.utils.deterministic.fill_uninitialized_memory = fill
+    torch.set_num_threads(threads)
+    Image.open = image_open
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

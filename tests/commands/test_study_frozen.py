@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headstart.commands.study.frozen import frozen_knn
+from headstart.commands.study.frozen import frozen_knn, held_out_spec
 from headstart.data.idx import FILES
-from headstart.commands.study.frozen import held_out_spec
 from headstart.eval.study.config import StudyConfig
 
 

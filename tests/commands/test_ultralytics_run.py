@@ -11,10 +11,11 @@ import torch
 import headstart
 from headstart.cli.main import main
 from headstart.errors import HeadstartError
+from headstart.models import ultralytics_
 from headstart.models.factory import create_backbone, load_run_backbone
 from tests.data.dense.scenes_data import mask_set, yolo_set
 
-pytest.importorskip("ultralytics")
+pytestmark = pytest.mark.skipif(ultralytics_.package_dir() is None, reason="the yolo extra (Ultralytics) is not installed")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,21 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
 from headstart.data.idx import open_idx
-from headstart.data.views import (RECIPES, ViewRecipe, ViewSpec, color_jitter, crop_theta, gaussian_blur,
-                                  random_grayscale, random_mask, random_resized_crop, recipe, solarize, to_float)
-from headstart.data.views import ops
+from headstart.data.views import (
+    RECIPES,
+    ViewRecipe,
+    ViewSpec,
+    color_jitter,
+    crop_theta,
+    gaussian_blur,
+    ops,
+    random_grayscale,
+    random_mask,
+    random_resized_crop,
+    recipe,
+    solarize,
+    to_float,
+)
 from headstart.errors import HeadstartError
 
 F32 = torch.float32

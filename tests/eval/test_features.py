@@ -60,7 +60,7 @@ def test_extract_features__resizes_and_expands_channels(small):
 def test_extract_features__pixels_give_raw_pixel_knn(fmnist_train, small):
     """Identity features through the loader must give exactly the kNN accuracy of the raw tensors."""
     bank = fmnist_train.subset(range(10000))
-    flat = lambda x: x.flatten(1)  # noqa: E731
+    flat = lambda x: x.flatten(1)
     fb, lb = extract_features(flat, bank, batch_size=1000, progress=True)
     fq, lq = extract_features(flat, small, batch_size=100, progress=True)
     via_loader = knn_accuracy(fb, lb, fq, lq)

@@ -13,7 +13,7 @@ from headstart.models import ultralytics_
 from headstart.models.factory import create_backbone
 from headstart.models.family import check_model_name
 
-pytest.importorskip("ultralytics")
+pytestmark = pytest.mark.skipif(ultralytics_.package_dir() is None, reason="the yolo extra (Ultralytics) is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,26 @@ def test_create__the_probe_leaves_batchnorm_statistics_as_initialised():
     stats = {k: v for k, v in b.module.state_dict().items() if "running_" in k}
     fresh = detector.state_dict()  # running means 0, variances 1
     assert all(torch.equal(v, fresh[f"model.{k}"]) for k, v in stats.items())
+
+
+def test_importing_ultralytics_leaves_pil_and_the_environment_alone(tmp_path, monkeypatch):
+    """Ultralytics wraps PIL's Image.open on import (a failed open then pip-installs pi-heif) and sets
+    OMP_NUM_THREADS=1; after headstart builds a YOLO model a bad image is still a bad image."""
+    import os
+    import sys
+
+    from PIL import Image
+
+    from headstart.data.decode import BadImage, decode_image
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if "ultralytics.utils.patches" in sys.modules:  # imported by another test: undo its patch first
+        monkeypatch.setattr(Image, "open", sys.modules["ultralytics.utils.patches"]._image_open)
+    for name in [m for m in sys.modules if m == "ultralytics" or m.startswith("ultralytics.")]:
+        monkeypatch.delitem(sys.modules, name)  # import it afresh, as a new process would
+    before = Image.open
+    create_backbone("ultralytics/yolov8n.yaml")
+    assert Image.open is before and "OMP_NUM_THREADS" not in os.environ
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(BadImage):
+        decode_image(tmp_path / "bad.png", 28, 1)

@@ -20,7 +20,7 @@ from headstart.export.weights import backbone_state
 from headstart.io import atomic_write
 from headstart.models.backbone import Backbone
 from headstart.models.family import split_name
-from headstart.models.ultralytics_ import detection_model
+from headstart.models.ultralytics_ import detection_model, import_ultralytics
 
 EXPORT_SEED = 0
 
@@ -48,7 +48,7 @@ def save_ultralytics(backbone: Backbone, out: Path, *, source: str, seed: int = 
     if Path(out).suffix != ".pt":
         raise HeadstartError(f"Ultralytics loads only .pt files, not {Path(out).name}",
                              fix="pass --out NAME.pt")
-    import ultralytics  # AGPL: only for this format (detection_model has checked it is installed)
+    ultralytics = import_ultralytics("ultralytics")  # AGPL: only for this format
 
     with torch.random.fork_rng():  # the same run exports the same weights
         torch.manual_seed(seed)

@@ -15,10 +15,12 @@ downsamplings; the last map of each is what `adapt/heads/features.py` picks for 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import os
 import re
 from pathlib import Path
+from types import ModuleType
 
 import torch
 import yaml
@@ -153,23 +155,36 @@ def _check_yaml_file(path: Path) -> None:
                              "take the previous layer (from: -1)")
 
 
+def import_ultralytics(module: str = "ultralytics.nn.tasks") -> ModuleType:
+    """`module` of Ultralytics, imported offline and leaving the process as it was. On import Ultralytics
+    replaces PIL's `Image.open` with a wrapper that pip-installs pi-heif the first time Pillow cannot
+    identify a file (a bad image met later would raise ModuleNotFoundError or reach for the network
+    instead of being skipped and named), and sets OMP_NUM_THREADS=1 for every later child process."""
+    require()
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach out: no weights, fonts or events
+    from PIL import Image
+
+    kept, omp = Image.open, os.environ.get("OMP_NUM_THREADS")
+    try:
+        return importlib.import_module(module)  # AGPL, seconds to import: only once it is needed
+    finally:
+        Image.open = kept
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
 def detection_model(model: str, *, nc: int | None = None) -> nn.Module:
     """The full Ultralytics `DetectionModel` of `model` (a name from `builtin_yamls` or a yaml path),
     freshly initialised."""
-    require()
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach out: no weights, fonts or events
-    from ultralytics.nn.tasks import DetectionModel  # AGPL, seconds to import: only once a model is built
-
-    return DetectionModel(model, ch=3, nc=nc, verbose=False)  # Ultralytics finds the yaml of a name
+    tasks = import_ultralytics()
+    return tasks.DetectionModel(model, ch=3, nc=nc, verbose=False)  # Ultralytics finds the yaml of a name
 
 
 def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """The backbone tensors of an Ultralytics checkpoint (`yolov8n.pt`, a training's `last.pt`, an
     export), read with Ultralytics' restricted loader (`weights_only`, its own classes allowed):
     `model.<i>.` keys of the backbone's layers, float32. The neck and head are left out."""
-    require()
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    from ultralytics.nn.tasks import torch_safe_load  # AGPL: only for such a file
+    torch_safe_load = import_ultralytics().torch_safe_load
 
     try:
         ckpt, _ = torch_safe_load(str(path), safe_only=True)

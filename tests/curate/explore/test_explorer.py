@@ -138,7 +138,7 @@ def test_static__inlines_plotly_points_thumbnails_and_neighbours(explorer):
 
 def test_cache__a_second_explorer_reuses_embeddings_map_and_thumbnails(setup, explorer):
     run, data, _ = setup
-    cache = next((run / "explore").iterdir())
+    cache = next((run / "cache").iterdir())
     before = {p.name: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
     again = explorer_for(ExploreConfig(run=run, data=str(data), clusters=4, progress=False))
     assert {p.name: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == before
