@@ -36,10 +36,14 @@ def embed(run: Run, data: ImageSet, batch_size: int, progress: bool) -> torch.Te
     return feats.float()
 
 
+def paths_key(data: ImageSet) -> str:
+    """12 hex digits naming `data`'s paths in their order."""
+    return hashlib.sha1("\n".join(data.paths).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
 def cache_folder(run: Run, spec: str, data: ImageSet) -> Path:
     """`<run>/cache/<data name>-<hash of its paths>`: where this run's files about `data` live."""
-    key = hashlib.sha1("\n".join(data.paths).encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return run.path / "cache" / f"{_slug(spec)}-{key}"
+    return run.path / "cache" / f"{_slug(spec)}-{paths_key(data)}"
 
 
 def embeddings_for(run: Run, spec: str, *, on_bad_image: str, batch_size: int,
@@ -52,7 +56,7 @@ def embeddings_for(run: Run, spec: str, *, on_bad_image: str, batch_size: int,
     if hit is not None:
         return hit, listed
     data = open_data(spec, on_bad_image=on_bad_image, load_size=run.image_size)
-    return cached_embeddings(run, data, cache_folder(run, spec, data), batch_size, progress), data
+    return _embed_and_cache(run, data, cache_folder(run, spec, data), batch_size, progress), data
 
 
 def _cached(run: Run, cache: Path, data: ImageSet) -> torch.Tensor | None:
@@ -67,8 +71,10 @@ def _cached(run: Run, cache: Path, data: ImageSet) -> torch.Tensor | None:
 def cached_embeddings(run: Run, data: ImageSet, cache: Path, batch_size: int, progress: bool) -> torch.Tensor:
     """`(N, D)` embeddings of `data`: `headstart embed`'s files in `cache`, made when missing or stale."""
     hit = _cached(run, cache, data)
-    if hit is not None:
-        return hit
+    return hit if hit is not None else _embed_and_cache(run, data, cache, batch_size, progress)
+
+
+def _embed_and_cache(run: Run, data: ImageSet, cache: Path, batch_size: int, progress: bool) -> torch.Tensor:
     feats = embed(run, data, batch_size, progress)
     try:
         write_embeddings(feats.numpy(), data, cache)

@@ -22,7 +22,7 @@ import torch
 
 from headstart.adapt.head import load_classifier
 from headstart.adapt.infer import predict_probs
-from headstart.commands._embeddings import cache_folder, cached_embeddings
+from headstart.commands._embeddings import cache_folder, cached_embeddings, paths_key
 from headstart.commands._path_table import columns_by_path, read_csv
 from headstart.config import api_function
 from headstart.curate.base import normalize
@@ -81,7 +81,7 @@ def explorer_for(cfg: ExploreConfig) -> Explorer:
     probs, classes = cached_probs(cfg, data, cache) if cfg.predictions else (None, None)
     explorer = build_explorer(embeddings=emb, names=list(data.paths), labels=_labels(cfg, data), probs=probs,
                               classes=classes, columns=cached_layout(emb, cache, cfg))
-    explorer.sprites = make_sprites(data, cache / "thumbs", key=cache.name.rsplit("-", 1)[-1])
+    explorer.sprites = make_sprites(data, cache / "thumbs", key=paths_key(data))
     explorer.image = lambda i: image_png(data, i)
     return explorer
 
