@@ -1,8 +1,8 @@
 """Instruction tuning and preference alignment of gpt-mini on the fortunes instruction task, at a
 scale a shared 2-core CPU can run: the table of issue 18.
 
-    python bench/instruct.py [--seeds 0] [--pretrain-steps 300] [--sft-steps 150] [--dpo-steps 60]
-                             [--labels 1200] [--out bench/out/instruct]
+    python bench/instruct.py [--seeds 0] [--pretrain-steps 300] [--sft-steps 600] [--dpo-steps 200]
+                             [--labels 100%] [--lora-lr 3e-3] [--dpo-sft-weight 1.0] [--out bench/out/instruct]
 
 Steps, each a `headstart` CLI process (so peak RSS is that row's own):
 1. `pretrain --model headstart/gpt-mini --method next-token --data fortunes` (unlabeled, every
@@ -12,7 +12,8 @@ Steps, each a `headstart` CLI process (so peak RSS is that row's own):
    `qlora` (bitsandbytes NF4 on the CPU), the `full` run blended half-way back to the pretrained
    weights (what `--blend 0.5` computes, scored without training it twice), and `full` from scratch
    (the control);
-4. `align --method dpo` from the `full` SFT run on the preference view of the same task.
+4. `align --method dpo` from the `full` SFT run on the preference view of the same task, plain and with
+   `--sft-weight` (the chosen answers' NLL added: RPO).
 
 Per row: exact match and preference accuracy on the held-out test split (583 instructions, 30 per
 class, 8 of 12 topics and 8 languages), held-out perplexity of the pretraining corpus before/after
@@ -46,6 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["--accelerator", "cpu", "--precision", "32", "--num-workers", "0", "--no-progress",
           "--checkpoint-every", "off", "--overwrite"]
+
+
+DPO_ROWS = {"dpo": "SFT full + DPO", "dpo-nll": "SFT full + DPO + NLL (RPO)"}
 
 
 def headstart(*args: str) -> float:
@@ -121,13 +125,16 @@ def one_seed(seed: int, a: argparse.Namespace, out: Path) -> dict[str, dict]:
               f"vocab_size={a.vocab}", "--seed", str(seed), "--out", str(gpt), *COMMON)
     rows["zero-shot (pretrained)"] = row(zero_shot(gpt, runs / "zero_shot.json", a.seq_len))
     for strategy in ("full", "lora", "qlora"):
-        headstart("finetune", "--from", str(gpt), *sft, "--strategy", strategy, "--out", str(runs / strategy))
+        lr = ["--lr", str(a.lora_lr)] if strategy != "full" and a.lora_lr else []
+        headstart("finetune", "--from", str(gpt), *sft, "--strategy", strategy, *lr, "--out", str(runs / strategy))
         rows[f"SFT {strategy}"] = row(json.loads((runs / strategy / "results.json").read_text()))
     rows["SFT full, blended 0.5 (WiSE-FT)"] = row(blended(gpt, runs / "full", runs / "blend.json", a.seq_len))
-    headstart("align", "--from", str(runs / "full"), "--data", "fortunes-instruct", "--method", "dpo", "--beta",
-              str(a.beta), "--labels", str(a.labels), "--steps", str(a.dpo_steps), "--batch-size", "8",
-              "--seq-len", str(a.seq_len), "--seed", str(seed), *COMMON, "--out", str(runs / "dpo"))
-    rows["SFT full + DPO"] = row(json.loads((runs / "dpo" / "results.json").read_text()))
+    for name, weight in (("dpo", 0.0), ("dpo-nll", a.dpo_sft_weight)):
+        headstart("align", "--from", str(runs / "full"), "--data", "fortunes-instruct", "--method", "dpo", "--beta",
+                  str(a.beta), "--sft-weight", str(weight), "--labels", str(a.labels), "--steps", str(a.dpo_steps),
+                  "--batch-size", "8", "--seq-len", str(a.seq_len), "--seed", str(seed), *COMMON, "--out",
+                  str(runs / name))
+        rows[DPO_ROWS[name]] = row(json.loads((runs / name / "results.json").read_text()))
     headstart("finetune", "--from", "scratch", "--model", "headstart/gpt-mini", "--tokenizer", str(gpt / "tokenizer"),
               *sft, "--strategy", "full", "--out", str(runs / "scratch"))
     rows["scratch SFT full (control)"] = row(json.loads((runs / "scratch" / "results.json").read_text()))
@@ -138,7 +145,8 @@ def collect(runs: Path) -> dict[str, dict]:
     """The rows of one seed's folder that finished (`--collect`: a partial table from a run cut short)."""
     files = {"zero-shot (pretrained)": runs / "zero_shot.json", "SFT full": runs / "full" / "results.json",
              "SFT lora": runs / "lora" / "results.json", "SFT qlora": runs / "qlora" / "results.json",
-             "SFT full, blended 0.5 (WiSE-FT)": runs / "blend.json", "SFT full + DPO": runs / "dpo" / "results.json",
+             "SFT full, blended 0.5 (WiSE-FT)": runs / "blend.json",
+             **{row_name: runs / name / "results.json" for name, row_name in DPO_ROWS.items()},
              "scratch SFT full (control)": runs / "scratch" / "results.json"}
     return {name: row(json.loads(f.read_text())) for name, f in files.items()
             if f.is_file() and "exact_match" in json.loads(f.read_text())}
@@ -168,9 +176,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--pretrain-steps", type=int, default=300)
-    p.add_argument("--sft-steps", type=int, default=150)
-    p.add_argument("--dpo-steps", type=int, default=60)
-    p.add_argument("--labels", type=int, default=1200)
+    p.add_argument("--sft-steps", type=int, default=600)
+    p.add_argument("--dpo-steps", type=int, default=200)
+    p.add_argument("--labels", default="100%", help="instructions (and pairs) to train on: a count or a share")
+    p.add_argument("--lora-lr", type=float, default=3e-3, help="lora / qlora learning rate (0: the strategy's auto)")
+    p.add_argument("--dpo-sft-weight", type=float, default=1.0, help="--sft-weight of the DPO + NLL row")
     p.add_argument("--seq-len", type=int, default=96)
     p.add_argument("--vocab", type=int, default=4096)
     p.add_argument("--beta", type=float, default=0.1)

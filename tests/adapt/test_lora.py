@@ -116,3 +116,26 @@ def test_lora__explicit_targets_and_error_for_unknown():
     assert target_modules(backbone, ["conv2"]) == [f"stages.{i}.0.conv2" for i in range(4)]
     with pytest.raises(HeadstartError, match="match no Linear/Conv2d"):
         target_modules(backbone, ["nonexistent"])
+
+
+def test_lora__trains_transformer_norms_and_merges_them_into_the_plain_model():
+    """A decoder's RMSNorm scales train with the adapters (they set its output's confidence); every other
+    base weight stays frozen, and the merged model keeps the trained scales."""
+    pytest.importorskip("transformers")
+    from tests.adapt.lm_helpers import tiny_lm
+
+    model = tiny_lm()
+    LoRA(lora_cfg(lora_rank=4)).prepare(model, Context(lora_cfg(), None, None, 0))  # type: ignore[arg-type]
+    trainable = {n for n, p in model.backbone.module.named_parameters() if p.requires_grad}
+    norms = {n for n in trainable if "norm" in n}
+    assert len(norms) == 2 * 2 + 1  # input and post-attention norm of 2 layers, the final norm
+    assert trainable - norms and all("lora_" in n for n in trainable - norms)
+    def final_norm(named):
+        return next(p for n, p in named if n.split(".")[-2:] == ["norm", "weight"])
+
+    final = final_norm(model.backbone.module.named_parameters())
+    with torch.no_grad():
+        final.mul_(3.0)
+    LoRA(lora_cfg()).finish(model)  # merge
+    assert not any("lora_" in n for n, _ in model.backbone.module.named_parameters())
+    assert torch.allclose(final_norm(model.backbone.module.named_parameters()), torch.full_like(final, 3.0))

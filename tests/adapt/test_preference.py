@@ -33,7 +33,7 @@ def test_preference_loss__dpo_and_ipo_by_hand():
     assert loss.item() == pytest.approx(((1.0 / 2 - (-0.5) / 4) - 1 / (2 * 0.5)) ** 2, rel=1e-6)
 
 
-@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo"])
+@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo", "sigmoid+sft"])
 def test_preference_loss__agrees_with_trl_dpo_trainer(tmp_path, loss_type):
     """TRL's own trainer builds the batch (its tokenization, its [chosen; rejected] layout) and its loss;
     ours is computed from the same models' logits on that batch."""
@@ -55,8 +55,10 @@ def test_preference_loss__agrees_with_trl_dpo_trainer(tmp_path, loss_type):
              "rejected": [{"role": "assistant", "content": r}]}
             for q, c, r in [("which topic", "law", "food art"), ("this text about", "art", "law law"),
                             ("topic law food", "food", "which")]]
-    args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=3, beta=0.2, loss_type=[loss_type],
-                     report_to=[], use_cpu=True, max_steps=1)
+    sft_weight = 0.7 if loss_type.endswith("+sft") else 0.0  # RPO: TRL's loss list [sigmoid, sft] with weights
+    types = loss_type.split("+")
+    args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=3, beta=0.2, loss_type=types,
+                     loss_weights=[1.0, sft_weight] if sft_weight else None, report_to=[], use_cpu=True, max_steps=1)
     trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -69,8 +71,8 @@ def test_preference_loss__agrees_with_trl_dpo_trainer(tmp_path, loss_type):
             logps[name] = sequence_logps(logits, labels)
     (pc, pr), (rc, rr) = logps["policy"][0].chunk(2), logps["ref"][0].chunk(2)
     nc, nr = logps["policy"][1].chunk(2)
-    ours, _ = preference_loss(pc, pr, rc, rr, beta=0.2, method="dpo" if loss_type == "sigmoid" else "ipo",
-                              chosen_tokens=nc, rejected_tokens=nr)
+    ours, _ = preference_loss(pc, pr, rc, rr, beta=0.2, method="ipo" if loss_type == "ipo" else "dpo",
+                              chosen_tokens=nc, rejected_tokens=nr, sft_weight=sft_weight)
     assert batch["input_ids"].shape[0] == 6
     assert ours.item() == pytest.approx(trl_loss, rel=1e-5, abs=1e-6)
     assert not torch.allclose(pc - rc, pr - rr)  # two different models: a loss away from its value at h = 0

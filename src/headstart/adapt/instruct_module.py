@@ -28,6 +28,7 @@ class InstructSettings(TrainSettings):
     layer_decay: float = 1.0
     beta: float = 0.1  # preference loss only
     method: str = "dpo"  # preference loss only
+    sft_weight: float = 0.0  # preference loss only: weight of the chosen answers' NLL
 
 
 class InstructModule(StrategyHooks, TrainingModule):
@@ -84,7 +85,8 @@ class PreferenceModule(InstructModule):
         n_chosen, n_rejected = tokens.chunk(2)
         ref = self.reference[index]  # (B, 2)
         loss, stats = preference_loss(chosen, rejected, ref[:, 0], ref[:, 1], beta=self.cfg.beta,
-                                      method=self.cfg.method, chosen_tokens=n_chosen, rejected_tokens=n_rejected)
+                                      method=self.cfg.method, chosen_tokens=n_chosen, rejected_tokens=n_rejected,
+                                      sft_weight=self.cfg.sft_weight)
         if not torch.isfinite(loss):
             return self.nonfinite(loss)
         b = index.shape[0]

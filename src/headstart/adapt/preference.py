@@ -6,6 +6,10 @@ DPO (Rafailov et al. 2023, "Direct Preference Optimization", arXiv:2305.18290), 
 IPO (Azar et al. 2023, "A General Theoretical Paradigm to Understand Learning from Human
 Preferences", arXiv:2310.12036): loss = (h' - 1 / (2 beta))^2, with h' from log-probs averaged
 over each answer's tokens (TRL's normalisation, which the IPO authors confirmed).
+Either may add `sft_weight` x the chosen answers' negative log-likelihood per token (RPO, Pang et al.
+2024, "Iterative Reasoning Preference Optimization", arXiv:2404.19733; TRL's `loss_type=[..., "sft"]`):
+plain DPO lowers the chosen answer's likelihood along with the rejected one's, which on a small model
+can cost the greedy answer itself; the NLL term keeps the chosen answer likely.
 
 The implicit rewards are beta * (log pi - log ref) of each answer; a pair is ranked right when the
 chosen reward is the larger. Log-probs are sums over the answer tokens only (labels != -100).
@@ -33,14 +37,17 @@ def sequence_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
 def preference_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
                     ref_rejected: torch.Tensor, *, beta: float, method: str = "dpo",
                     chosen_tokens: torch.Tensor | None = None,
-                    rejected_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                    rejected_tokens: torch.Tensor | None = None,
+                    sft_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Mean DPO or IPO loss over a batch of pairs, and the implicit rewards.
 
     Args:
         policy_chosen, policy_rejected, ref_chosen, ref_rejected: summed log-probs `(B,)`.
         beta: the KL weight.
         method: "dpo" or "ipo".
-        chosen_tokens, rejected_tokens: answer lengths `(B,)` (IPO averages per token).
+        chosen_tokens, rejected_tokens: answer lengths `(B,)` (IPO averages per token; the NLL term
+            divides by the chosen answers' tokens).
+        sft_weight: weight of the chosen answers' mean per-token NLL added to the loss (0: none).
 
     Returns:
         (loss, {"chosen_rewards", "rejected_rewards", "accuracy", "margin"}).
@@ -57,7 +64,12 @@ def preference_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, 
         losses = (h - 1 / (2 * beta)) ** 2
     else:
         raise ValueError(f"unknown preference method {method!r}; use one of {METHODS}")
+    loss = losses.mean()
+    if sft_weight:
+        if chosen_tokens is None:
+            raise ValueError("sft_weight needs chosen_tokens, the chosen answers' lengths")
+        loss = loss - sft_weight * policy_chosen.sum() / chosen_tokens.sum().clamp_min(1)
     chosen_rewards, rejected_rewards = beta * chosen.detach(), beta * rejected.detach()
-    return losses.mean(), {"chosen_rewards": chosen_rewards, "rejected_rewards": rejected_rewards,
+    return loss, {"chosen_rewards": chosen_rewards, "rejected_rewards": rejected_rewards,
                            "accuracy": (chosen_rewards > rejected_rewards).float().mean(),
                            "margin": (chosen_rewards - rejected_rewards).mean()}

@@ -74,7 +74,8 @@ def check_options(cfg: FinetuneConfig) -> None:
 
 def settings(cfg) -> InstructSettings:
     return InstructSettings(backbone_lr_mult=cfg.backbone_lr_mult, layer_decay=cfg.layer_decay,
-                            beta=getattr(cfg, "beta", 0.1), method=getattr(cfg, "method", "dpo"))
+                            beta=getattr(cfg, "beta", 0.1), method=getattr(cfg, "method", "dpo"),
+                            sft_weight=getattr(cfg, "sft_weight", 0.0))
 
 
 def plan(cfg) -> Plan:

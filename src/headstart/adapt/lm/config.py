@@ -26,6 +26,8 @@ class AlignConfig(TrainerOptions):
     method: Literal["dpo", "ipo"] = Field("dpo", description="dpo: -log sigmoid(beta h); ipo: (h - 1/(2 beta))^2 "
                                           "on per-token log-prob ratios")
     beta: float = Field(0.1, gt=0, description="KL weight: how far the policy may move from the reference")
+    sft_weight: float = Field(0.0, ge=0, description="add this x the chosen answers' NLL per token (RPO; TRL's "
+                              "loss_type [sigmoid, sft]): keeps the chosen answer likely; 0: the plain loss")
     labels: str | None = Field(None, description="pairs to train on: 600 or 10% (seeded); unset: all")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the pairs held out for validation")
     strategy: str = Field("full", description=STRATEGY_HELP)
