@@ -71,5 +71,5 @@ def preference_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, 
         loss = loss - sft_weight * policy_chosen.sum() / chosen_tokens.sum().clamp_min(1)
     chosen_rewards, rejected_rewards = beta * chosen.detach(), beta * rejected.detach()
     return loss, {"chosen_rewards": chosen_rewards, "rejected_rewards": rejected_rewards,
-                           "accuracy": (chosen_rewards > rejected_rewards).float().mean(),
-                           "margin": (chosen_rewards - rejected_rewards).mean()}
+                  "accuracy": (chosen_rewards > rejected_rewards).float().mean(),
+                  "margin": (chosen_rewards - rejected_rewards).mean()}
