@@ -1,7 +1,7 @@
 """Instruction tuning and preference alignment of gpt-mini on the fortunes instruction task, at a
 scale a shared 2-core CPU can run: the table of issue 18.
 
-    python bench/instruct.py [--seeds 0] [--pretrain-steps 300] [--sft-steps 600] [--dpo-steps 200]
+    python bench/instruct.py [--seeds 0] [--pretrain-steps 1500] [--sft-steps 600] [--dpo-steps 200]
                              [--labels 100%] [--lora-lr 3e-3] [--dpo-sft-weight 1.0] [--out bench/out/instruct]
 
 Steps, each a `headstart` CLI process (so peak RSS is that row's own):
@@ -180,7 +180,7 @@ def table(per_seed: list[dict[str, dict]]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--pretrain-steps", type=int, default=300)
+    p.add_argument("--pretrain-steps", type=int, default=1500)
     p.add_argument("--sft-steps", type=int, default=600)
     p.add_argument("--dpo-steps", type=int, default=200)
     p.add_argument("--labels", default="100%", help="instructions (and pairs) to train on: a count or a share")
