@@ -130,6 +130,7 @@ def test_lora__trains_transformer_norms_and_merges_them_into_the_plain_model():
     norms = {n for n in trainable if "norm" in n}
     assert len(norms) == 2 * 2 + 1  # input and post-attention norm of 2 layers, the final norm
     assert trainable - norms and all("lora_" in n for n in trainable - norms)
+
     def final_norm(named):
         return next(p for n, p in named if n.split(".")[-2:] == ["norm", "weight"])
 

@@ -66,8 +66,8 @@ def train_norms(module: nn.Module) -> int:
 
 
 def is_transformer_norm(m: nn.Module) -> bool:
-    """LayerNorm, or an RMSNorm (torch's, or a model's own class such as transformers' `LlamaRMSNorm`)."""
-    return isinstance(m, nn.LayerNorm | nn.RMSNorm) or type(m).__name__.endswith(("RMSNorm", "LayerNorm"))
+    """A LayerNorm or RMSNorm: torch's, or a model's own class such as transformers' `LlamaRMSNorm`."""
+    return type(m).__name__.endswith(("RMSNorm", "LayerNorm"))
 
 
 def merge(backbone: Backbone) -> None:
