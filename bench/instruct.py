@@ -1,8 +1,9 @@
 """Instruction tuning and preference alignment of gpt-mini on the fortunes instruction task, at a
 scale a shared 2-core CPU can run: the table of issue 18.
 
-    python bench/instruct.py [--seeds 0] [--pretrain-steps 1500] [--sft-steps 600] [--dpo-steps 200]
+    python bench/instruct.py [--seeds 0 1 2] [--pretrain-steps 1500] [--sft-steps 600] [--dpo-steps 200]
                              [--labels 100%] [--lora-lr 3e-3] [--dpo-sft-weight 1.0] [--out bench/out/instruct]
+                             [--keep-done] [--collect]
 
 Steps, each a `headstart` CLI process (so peak RSS is that row's own):
 1. `pretrain --model headstart/gpt-mini --method next-token --data fortunes` (unlabeled, every
@@ -12,8 +13,9 @@ Steps, each a `headstart` CLI process (so peak RSS is that row's own):
    `qlora` (bitsandbytes NF4 on the CPU), the `full` run blended half-way back to the pretrained
    weights (what `--blend 0.5` computes, scored without training it twice), and `full` from scratch
    (the control);
-4. `align --method dpo` from the `full` SFT run on the preference view of the same task, plain and with
-   `--sft-weight` (the chosen answers' NLL added: RPO).
+4. `align --method dpo` from the `full` SFT run on the preference view of the same task: plain, with
+   `--sft-weight` (the chosen answers' NLL added: RPO), and RPO on the SFT model's own wrong answers
+   (`--rejected policy`: on-policy pairs).
 
 Per row: exact match and preference accuracy on the held-out test split (583 instructions, 30 per
 class, 8 of 12 topics and 8 languages), held-out perplexity of the pretraining corpus before/after
@@ -54,11 +56,18 @@ COMMON = ["--accelerator", "cpu", "--precision", "32", "--num-workers", "0", "--
           "--checkpoint-every", "off", "--overwrite"]
 
 
-DPO_ROWS = {"dpo": "SFT full + DPO", "dpo-nll": "SFT full + DPO + NLL (RPO)"}
+DPO_ROWS = {"dpo": "SFT full + DPO", "dpo-nll": "SFT full + DPO + NLL (RPO)",
+            "dpo-own": "SFT full + DPO, own mistakes"}
 
 
-def headstart(*args: str) -> float:
-    """Run one CLI command; returns its wall seconds."""
+KEEP_DONE = False  # --keep-done: a step whose output is there is not run again (a bench cut short goes on)
+
+
+def headstart(*args: str, done: Path | None = None) -> float:
+    """Run one CLI command (unless --keep-done and `done` exists); returns its wall seconds."""
+    if KEEP_DONE and done is not None and done.exists():
+        print("= kept", done, flush=True)
+        return 0.0
     start = time.perf_counter()
     cmd = [sys.executable, "-m", "headstart.cli.main", *args]
     print("+", " ".join(cmd[2:]), flush=True)
@@ -68,6 +77,8 @@ def headstart(*args: str) -> float:
 
 def zero_shot(gpt: Path, out: Path, seq_len: int) -> dict:
     """The pretrained model scored as it is (a subprocess, for its own peak RSS)."""
+    if KEEP_DONE and out.exists():
+        return json.loads(out.read_text())
     code = f"""
 import json, resource
 from headstart.adapt.causal_lm import load_causal_lm
@@ -90,6 +101,8 @@ open({str(out)!r}, "w").write(json.dumps(r))
 def blended(gpt: Path, full: Path, out: Path, seq_len: int, alpha: float = 0.5) -> dict:
     """WiSE-FT of the pretrained and the `full` SFT weights, as `finetune --blend 0.5` blends them (the
     same formula, `adapt.wise.blend_states`), scored like the other rows without a second training."""
+    if KEEP_DONE and out.exists():
+        return json.loads(out.read_text())
     code = f"""
 import json
 from pathlib import Path
@@ -127,21 +140,27 @@ def one_seed(seed: int, a: argparse.Namespace, out: Path) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     headstart("pretrain", "--data", "fortunes", "--model", "headstart/gpt-mini", "--method", "next-token",
               "--steps", str(a.pretrain_steps), "--batch-size", "32", "--seq-len", "64", "--method-args",
-              f"vocab_size={a.vocab}", "--seed", str(seed), "--out", str(gpt), *COMMON)
+              f"vocab_size={a.vocab}", "--seed", str(seed), "--out", str(gpt), *COMMON,
+              done=gpt / "exported")
     rows["zero-shot (pretrained)"] = row(zero_shot(gpt, runs / "zero_shot.json", a.seq_len))
     for strategy in ("full", "lora", "qlora"):
         lr = ["--lr", str(a.lora_lr)] if strategy != "full" and a.lora_lr else []
-        headstart("finetune", "--from", str(gpt), *sft, "--strategy", strategy, *lr, "--out", str(runs / strategy))
+        if strategy != "full":
+            lr += ["--lora-plus-ratio", str(a.lora_plus_ratio)]
+        headstart("finetune", "--from", str(gpt), *sft, "--strategy", strategy, *lr, "--out", str(runs / strategy),
+                  done=runs / strategy / "results.json")
         rows[f"SFT {strategy}"] = row(json.loads((runs / strategy / "results.json").read_text()))
     rows["SFT full, blended 0.5 (WiSE-FT)"] = row(blended(gpt, runs / "full", runs / "blend.json", a.seq_len))
-    for name, weight in (("dpo", 0.0), ("dpo-nll", a.dpo_sft_weight)):
+    for name, weight, rejected in (("dpo", 0.0, "data"), ("dpo-nll", a.dpo_sft_weight, "data"),
+                                   ("dpo-own", a.dpo_sft_weight, "policy")):
         headstart("align", "--from", str(runs / "full"), "--data", "fortunes-instruct", "--method", "dpo", "--beta",
-                  str(a.beta), "--sft-weight", str(weight), "--labels", str(a.labels), "--steps", str(a.dpo_steps),
+                  str(a.beta), "--sft-weight", str(weight), "--rejected", rejected, "--labels", str(a.labels),
+                  "--steps", str(a.dpo_steps),
                   "--batch-size", "8", "--seq-len", str(a.seq_len), "--seed", str(seed), *COMMON, "--out",
-                  str(runs / name))
+                  str(runs / name), done=runs / name / "results.json")
         rows[DPO_ROWS[name]] = row(json.loads((runs / name / "results.json").read_text()))
     headstart("finetune", "--from", "scratch", "--model", "headstart/gpt-mini", "--tokenizer", str(gpt / "tokenizer"),
-              *sft, "--strategy", "full", "--out", str(runs / "scratch"))
+              *sft, "--strategy", "full", "--out", str(runs / "scratch"), done=runs / "scratch" / "results.json")
     rows["scratch SFT full (control)"] = row(json.loads((runs / "scratch" / "results.json").read_text()))
     return rows
 
@@ -177,6 +196,32 @@ def table(per_seed: list[dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+COMPARISONS = (("SFT lora", "SFT full"), ("SFT qlora", "SFT full"), ("SFT full + DPO", "SFT full"),
+               ("SFT full + DPO + NLL (RPO)", "SFT full"), ("SFT full + DPO, own mistakes", "SFT full"),
+               ("SFT full", "scratch SFT full (control)"))
+
+
+def differences(per_seed: list[dict[str, dict]]) -> str:
+    """Paired differences (same seed: same pretraining, data order and test set) with 95% t intervals."""
+    from headstart.eval.stats import paired_difference
+
+    def cell(a: str, b: str, key: str) -> str:
+        pairs = [(s[a][key], s[b][key]) for s in per_seed if a in s and b in s and s[a].get(key) is not None
+                 and s[b].get(key) is not None]
+        if not pairs:
+            return "-"
+        e = paired_difference([x for x, _ in pairs], [y for _, y in pairs])
+        if e.low is None:
+            return f"{100 * e.mean:+.1f} (1 seed)"
+        return f"{100 * e.mean:+.1f} ({100 * e.low:+.1f} to {100 * e.high:+.1f})"
+
+    lines = ["| difference (points, paired by seed, 95% t) | exact match | pref. acc. |", "|---|---|---|"]
+    for a, b in COMPARISONS:
+        if any(a in s and b in s for s in per_seed):
+            lines.append(f"| {a} - {b} | {cell(a, b, 'exact_match')} | {cell(a, b, 'pref_acc')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -185,20 +230,25 @@ def main() -> None:
     p.add_argument("--dpo-steps", type=int, default=200)
     p.add_argument("--labels", default="100%", help="instructions (and pairs) to train on: a count or a share")
     p.add_argument("--lora-lr", type=float, default=3e-3, help="lora / qlora learning rate (0: the strategy's auto)")
-    p.add_argument("--dpo-sft-weight", type=float, default=1.0, help="--sft-weight of the DPO + NLL row")
+    p.add_argument("--lora-plus-ratio", type=float, default=1.0, help="lora / qlora --lora-plus-ratio (LoRA+)")
+    p.add_argument("--dpo-sft-weight", type=float, default=1.0, help="--sft-weight of the DPO + NLL rows")
     p.add_argument("--seq-len", type=int, default=96)
     p.add_argument("--vocab", type=int, default=4096)
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "instruct")
     p.add_argument("--collect", action="store_true", help="only tabulate the rows already in --out")
+    p.add_argument("--keep-done", action="store_true", help="do not run again a step whose results are in --out "
+                   "(go on with a bench cut short; the options must be the same)")
     a = p.parse_args()
+    global KEEP_DONE
+    KEEP_DONE = a.keep_done
     a.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if a.collect:
         per_seed = [collect(a.out / f"seed{seed}") for seed in a.seeds]
     else:
         per_seed = [one_seed(seed, a, a.out) for seed in a.seeds]
-    text = table(per_seed)
+    text = table(per_seed) + "\n\n" + differences(per_seed)
     load = os.getloadavg()[0]
     note = (f"\n{len(a.seeds)} seed(s), {a.pretrain_steps} pretraining / {a.sft_steps} SFT / {a.dpo_steps} DPO "
             f"steps, {a.labels} instructions, seq-len {a.seq_len}; {time.perf_counter() - start:.0f} s, "

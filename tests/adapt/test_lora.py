@@ -140,3 +140,19 @@ def test_lora__trains_transformer_norms_and_merges_them_into_the_plain_model():
     LoRA(lora_cfg()).finish(model)  # merge
     assert not any("lora_" in n for n, _ in model.backbone.module.named_parameters())
     assert torch.allclose(final_norm(model.backbone.module.named_parameters()), torch.full_like(final, 3.0))
+
+
+def test_lora_plus__b_matrices_learn_ratio_times_faster_than_a():
+    from headstart.adapt.groups import finetune_param_groups
+
+    model = Classifier(create_backbone("headstart/resnet-mini"), ["a", "b"])
+    strategy = LoRA(lora_cfg(lora_rank=4, lora_plus_ratio=16))
+    strategy.prepare(model, Context(lora_cfg(), None, None, 28))  # type: ignore[arg-type]
+    groups = finetune_param_groups(model, weight_decay=0.05, layer_decay=0.5,
+                                   multipliers=strategy.lr_multipliers(model))
+    scale_of = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    assert len(scale_of) == sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    named = dict(model.backbone.module.named_parameters())
+    pairs = [(named[n], named[n.replace(".lora_B.", ".lora_A.")]) for n in named if ".lora_B." in n]
+    assert pairs and all(scale_of[id(b)] == pytest.approx(16 * scale_of[id(a)]) for b, a in pairs)
+    assert LoRA(lora_cfg(lora_rank=4)).lr_multipliers(model) == {}  # ratio 1: plain LoRA

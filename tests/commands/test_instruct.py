@@ -5,6 +5,7 @@ refusals in one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,9 +16,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import headstart
 from headstart.adapt.causal_lm import load_causal_lm
+from headstart.commands.align import policy_rejected
 from headstart.data.text.fortunes import open_fortunes
-from headstart.data.text.instruct import CHAT_TEMPLATE
+from headstart.data.text.instruct import CHAT_TEMPLATE, read_examples
 from headstart.data.text.instruct_sources import eval_views
+from headstart.data.text.tokenizer import load_tokenizer
 from headstart.errors import HeadstartError
 
 FAST = {"accelerator": "cpu", "precision": "32", "progress": False, "num_workers": 0}
@@ -85,14 +88,37 @@ def test_export_hf__merged_model_loads_without_headstart_with_its_chat_template(
     assert not any("lora" in name for name, _ in lm.named_parameters())  # merged: plain weights
 
 
-def test_align_dpo__scores_pairs_against_its_start(sft_run, lm_files, tmp_path):
+@pytest.mark.parametrize("rejected", ["data", "policy"])
+def test_align_dpo__scores_pairs_against_its_start(sft_run, lm_files, tmp_path, rejected):
     result = headstart.align(from_=str(sft_run), data=str(lm_files / "prefs.jsonl"), method="dpo", beta=0.2,
-                             out=tmp_path / "dpo", **LM)
+                             rejected=rejected, out=tmp_path / "dpo", **LM)
     r = results(tmp_path / "dpo")
     assert r["task"] == "align" and r["method"] == "dpo" and r["trainable_share"] == pytest.approx(1.0)
+    assert r["rejected"] == rejected and (r["policy_rejected_pairs"] > 0) == (rejected == "policy")
     assert r["pretrain_run"] == results(sft_run)["pretrain_run"]  # forgetting measured on the same corpus
     assert 0 <= r["preference"]["accuracy"] <= 1 and r["preference"]["pairs"] == r["val_pairs"]
     assert result.preference == r["preference"]
+
+
+def test_policy_rejected__the_start_models_own_answers_where_not_the_chosen_one(sft_run, lm_files):
+    tokenizer = load_tokenizer(sft_run / "exported" / "hf")
+    model = load_causal_lm(str(sft_run))
+    pairs = read_examples(lm_files / "prefs.jsonl", kind="pref")[:5]
+    out, replaced = policy_rejected(model, pairs, tokenizer, device="cpu", seq_len=512, show=False, max_new_tokens=6)
+    assert replaced == 5  # two steps of training: the model answers none right
+    said = headstart.generate(run=str(sft_run), prompts=_prompts(pairs[:1], lm_files), out=lm_files / "said.jsonl",
+                              max_new_tokens=6, accelerator="cpu")
+    assert out[0].rejected == json.loads(said.read_text())["output"].strip()
+    right = [dataclasses.replace(pairs[0], chosen=f" {out[0].rejected.upper()} "), *pairs[1:]]  # case, spaces
+    again, replaced = policy_rejected(model, right, tokenizer, device="cpu", seq_len=512, show=False,
+                                      max_new_tokens=6)
+    assert replaced == 4 and again[0].rejected == pairs[0].rejected and again[1:] == out[1:]
+
+
+def _prompts(pairs, folder):
+    path = folder / "prompts.jsonl"
+    path.write_text("".join(json.dumps({"messages": list(p.prompt)}) + "\n" for p in pairs), encoding="utf-8")
+    return path
 
 
 def test_finetune_instruct__qlora_and_full_blend(gpt_run, lm_files, tmp_path):

@@ -45,6 +45,8 @@ class FinetuneConfig(TrainerOptions):
     strategy: str = Field("auto", description=STRATEGY_HELP)
     lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora)")
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
+    lora_plus_ratio: float = Field(1.0, gt=0, description="LoRA+: the B matrices' LR is this x the A "
+                                   "matrices' (16 in Hayou et al. 2024); 1: plain LoRA")
     lora_targets: list[str] = Field(
         ["auto"],
         description="LoRA module names or suffixes; auto: ViT qkv/proj/fc1/fc2, "

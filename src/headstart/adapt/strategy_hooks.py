@@ -46,4 +46,5 @@ class StrategyHooks:
 
     def param_groups(self) -> list[dict]:
         return finetune_param_groups(self.adapted(), weight_decay=self.plan.weight_decay,
-                                     backbone_lr_mult=self.cfg.backbone_lr_mult, layer_decay=self.cfg.layer_decay)
+                                     backbone_lr_mult=self.cfg.backbone_lr_mult, layer_decay=self.cfg.layer_decay,
+                                     multipliers=self.strategy.lr_multipliers(self.adapted()))

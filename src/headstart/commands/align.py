@@ -9,24 +9,30 @@ blend, exact match, preference accuracy and reward margin against the reference,
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 
 import torch
 
+from headstart.adapt.causal_lm import CausalLM
 from headstart.adapt.infer import default_device
 from headstart.adapt.instruct_infer import answer_logps
 from headstart.adapt.instruct_module import PreferenceModule
-from headstart.adapt.lm.config import AlignConfig
+from headstart.adapt.lm.config import AlignConfig, GenerateConfig
 from headstart.commands import _instruct as lm
 from headstart.commands._instruct_eval import EvalSets, pair_logps, pretrain_run_of
 from headstart.commands.finetune_instruct import plan, settings
+from headstart.commands.generate import answer
 from headstart.config import api_function, to_yaml
-from headstart.data.text.instruct import Example, InstructSet
+from headstart.data.text.instruct import Example, InstructSet, prompt_ids
 from headstart.data.text.instruct_sources import has_test_split, open_examples
 from headstart.errors import HeadstartError
+from headstart.progress import progress
 from headstart.run import open_run
 from headstart.train.resuming import resume_or_start
 
+log = logging.getLogger("headstart")
 DPO_LR_FACTOR = 0.1  # of the strategy's supervised rate: DPO moves a model that already answers
 
 __all__ = ["align", "run"]
@@ -46,9 +52,13 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         pairs = open_examples(cfg.data, split="train", kind="pref")
         tokenizer = lm.lm_tokenizer(cfg.from_, rundir, given=None, texts=[])
         train_ex, val_ex = lm.split_train_val(pairs, budget=cfg.labels, val_fraction=cfg.val_fraction, seed=cfg.seed)
-        train = InstructSet(train_ex, tokenizer, max_length=cfg.seq_len)
         model = lm.start_model(cfg, tokenizer)
         device = default_device(cfg.accelerator)
+        replaced = 0
+        if cfg.rejected == "policy":
+            train_ex, replaced = policy_rejected(model, train_ex, tokenizer, device=device, seq_len=cfg.seq_len,
+                                                 show=cfg.progress)
+        train = InstructSet(train_ex, tokenizer, max_length=cfg.seq_len)
         reference = torch.from_numpy(answer_logps(model, train, device=device)[0])  # (N, 2), the start's
         test = (EvalSets(cfg.data, tokenizer, split="test", seq_len=cfg.seq_len)
                 if cfg.test_split and has_test_split(cfg.data) else None)
@@ -63,12 +73,43 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         val = EvalSets.of([chosen_chat(p) for p in val_ex], tokenizer, seq_len=cfg.seq_len,
                           source=f"{cfg.data} (validation)", pairs=val_ex)
         record = {"task": "align", "method": cfg.method, "beta": cfg.beta, "sft_weight": cfg.sft_weight,
-                  "data": cfg.data, "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
+                  "rejected": cfg.rejected, "policy_rejected_pairs": replaced, "data": cfg.data,
+                  "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
         return lm.finish(cfg, rundir, model, strategy, start_state, tokenizer=tokenizer, val=val, test=test,
                          reference=test_reference, pretrain_run=pretrain_run_of(cfg.from_), record=record,
                          seconds=time.perf_counter() - start, tokens_per_s=tokens_per_s)
     finally:
         rundir.release()
+
+
+def policy_rejected(model: CausalLM, pairs: list[Example], tokenizer, *, device, seq_len: int,
+                    show: bool = True, batch_size: int = 64,
+                    max_new_tokens: int | None = None) -> tuple[list[Example], int]:
+    """The pairs with `rejected` set to the model's own greedy answer wherever that is not the chosen
+    one (compared without case and outer spaces), and how many were set: on-policy pairs, the mistakes
+    this model makes, as iterative RPO (Pang et al. 2024) builds its pairs. Elsewhere the data's
+    rejected answer stays, so every pair still teaches something. Answers are up to `max_new_tokens`
+    long (default: the longest chosen answer + 2, at most half of `seq_len`)."""
+    if max_new_tokens is None:
+        longest = max(len(tokenizer(p.chosen, add_special_tokens=False)["input_ids"]) for p in pairs) + 2
+        max_new_tokens = min(longest, seq_len // 2)
+    options = GenerateConfig(run="-", max_new_tokens=max_new_tokens)
+    hf = model.hf_model().eval().to(device)
+    keep = seq_len - options.max_new_tokens
+    out, replaced = [], 0
+    with progress("answering the training prompts", len(pairs), enabled=show) as advance:
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start:start + batch_size]
+            answers = answer([prompt_ids(tokenizer, p.prompt)[-keep:] for p in batch], hf, tokenizer, options)
+            for pair, said in zip(batch, answers):
+                said = said.strip()
+                if said and said.casefold() != pair.chosen.strip().casefold():
+                    pair, replaced = dataclasses.replace(pair, rejected=said), replaced + 1
+                out.append(pair)
+            advance(len(batch))
+    log.info("on-policy pairs: the start model answered %d of %d training prompts otherwise than chosen; "
+             "its answers are their rejected ones", replaced, len(pairs))
+    return out, replaced
 
 
 def chosen_chat(pair: Example) -> Example:

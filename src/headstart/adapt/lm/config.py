@@ -28,11 +28,16 @@ class AlignConfig(TrainerOptions):
     beta: float = Field(0.1, gt=0, description="KL weight: how far the policy may move from the reference")
     sft_weight: float = Field(0.0, ge=0, description="add this x the chosen answers' NLL per token (RPO; TRL's "
                               "loss_type [sigmoid, sft]): keeps the chosen answer likely; 0: the plain loss")
+    rejected: Literal["data", "policy"] = Field("data", description="data: the pairs' own rejected answers; "
+                                                "policy: the start model's greedy answer wherever it is not the "
+                                                "chosen one (on-policy pairs), the data's elsewhere")
     labels: str | None = Field(None, description="pairs to train on: 600 or 10% (seeded); unset: all")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the pairs held out for validation")
     strategy: str = Field("full", description=STRATEGY_HELP)
     lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora/qlora)")
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
+    lora_plus_ratio: float = Field(1.0, gt=0, description="LoRA+: the B matrices' LR is this x the A "
+                                   "matrices' (16 in Hayou et al. 2024); 1: plain LoRA")
     lora_targets: list[str] = Field(["auto"], description="LoRA module names or suffixes; auto: every "
                                     "attention and MLP projection of each block")
     freeze_blocks: int | None = Field(None, ge=0, description="--strategy freeze: first K layer groups frozen")

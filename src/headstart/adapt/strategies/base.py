@@ -59,6 +59,10 @@ class Strategy:
     def prepare(self, model: Classifier, ctx: Context) -> None:
         """Set up the model before training (default: nothing; every parameter trains)."""
 
+    def lr_multipliers(self, model: Classifier) -> dict[int, float]:
+        """Extra LR factors by parameter id (default: none), on top of the groups' own scales."""
+        return {}
+
     def on_epoch_start(self, model: Classifier, epoch: int) -> None:
         """Called at the start of each training epoch (0-based)."""
 

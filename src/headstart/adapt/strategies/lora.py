@@ -52,6 +52,15 @@ class LoRA(Strategy):
         log.info("LoRA r=%d alpha=%s on %d modules, %d norm layers trained", self.cfg.lora_rank, alpha,
                  len(targets), norms)
 
+    def lr_multipliers(self, model: Classifier) -> dict[int, float]:
+        """LoRA+ (Hayou et al. 2024, arXiv:2402.12354): the B matrices learn `--lora-plus-ratio` times faster
+        than the A matrices (B starts at zero, so with one rate its updates are too small to learn features
+        efficiently in wide layers); 1: plain LoRA."""
+        ratio = getattr(self.cfg, "lora_plus_ratio", 1.0)
+        if ratio == 1.0:
+            return {}
+        return {id(p): ratio for n, p in model.backbone.module.named_parameters() if ".lora_B." in n}
+
     def finish(self, model: Classifier) -> None:
         merge(model.backbone)
 
