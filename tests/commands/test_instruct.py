@@ -214,3 +214,17 @@ def test_finetune_instruct__stopped_midway_and_resumed_ends_as_an_uninterrupted_
     different = [k for k in whole if not torch.equal(whole[k], cut[k])]
     assert not different, different[:5]
     assert results(tmp_path / "cut")["exact_match"] == results(tmp_path / "whole")["exact_match"]
+
+
+def test_split_train_val__skip_leaves_out_what_the_same_seed_budget_trained_on():
+    from headstart.commands._instruct import split_train_val
+    from headstart.data.text.instruct_sources import open_examples
+
+    sft = open_examples("fortunes-instruct-lang", split="train", kind="sft")
+    pairs = open_examples("fortunes-instruct-lang", split="train", kind="pref")
+    assert [e.prompt for e in sft] == [p.prompt for p in pairs]  # two views, one order
+    train, val = split_train_val(sft, budget="50%", val_fraction=0.1, seed=3)
+    rest_train, rest_val = split_train_val(pairs, budget=None, val_fraction=0.1, seed=3, skip="50%")
+    seen = {e.prompt[0]["content"] for e in train + val}
+    fresh = {p.prompt[0]["content"] for p in rest_train + rest_val}
+    assert not seen & fresh and len(seen) + len(fresh) == len({e.prompt[0]["content"] for e in sft})

@@ -81,10 +81,14 @@ def lm_tokenizer(source: str, rundir: Run, *, given: Path | None, texts: list[st
 
 
 def split_train_val(examples: list[Example], *, budget: str | None, val_fraction: float,
-                    seed: int) -> tuple[list[Example], list[Example]]:
+                    seed: int, skip: str | None = None) -> tuple[list[Example], list[Example]]:
     """A `--labels` budget (a prefix of one seeded order: a smaller budget is inside a larger one), then
-    its validation share (at least 1, at most `MAX_VAL`), as classification counts labels."""
+    its validation share (at least 1, at most `MAX_VAL`), as classification counts labels. `skip` (a
+    count or share) first drops the start of that order: what a `--labels skip` run of the same seed
+    trained on, when two views of one data set are in the same order (a named task's SFT and pairs)."""
     order = np.random.default_rng(seed).permutation(len(examples))
+    if skip:
+        order = order[parse_budget(skip).of(len(order)):]
     if budget:
         order = order[:parse_budget(budget).of(len(order))]
     n_val = min(MAX_VAL, max(1, round(len(order) * val_fraction)))

@@ -51,7 +51,8 @@ def run(cfg: AlignConfig) -> lm.LMResult:
             raise HeadstartError(f"{rundir.path} is finished", fix="see its results.json, or pass another --out")
         pairs = open_examples(cfg.data, split="train", kind="pref")
         tokenizer = lm.lm_tokenizer(cfg.from_, rundir, given=None, texts=[])
-        train_ex, val_ex = lm.split_train_val(pairs, budget=cfg.labels, val_fraction=cfg.val_fraction, seed=cfg.seed)
+        train_ex, val_ex = lm.split_train_val(pairs, budget=cfg.labels, val_fraction=cfg.val_fraction, seed=cfg.seed,
+                                              skip=cfg.skip_labels)
         model = lm.start_model(cfg, tokenizer)
         device = default_device(cfg.accelerator)
         replaced = 0
@@ -73,7 +74,8 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         val = EvalSets.of([chosen_chat(p) for p in val_ex], tokenizer, seq_len=cfg.seq_len,
                           source=f"{cfg.data} (validation)", pairs=val_ex)
         record = {"task": "align", "method": cfg.method, "beta": cfg.beta, "sft_weight": cfg.sft_weight,
-                  "rejected": cfg.rejected, "policy_rejected_pairs": replaced, "data": cfg.data,
+                  "rejected": cfg.rejected, "policy_rejected_pairs": replaced, "skip_labels": cfg.skip_labels,
+                  "data": cfg.data,
                   "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
         return lm.finish(cfg, rundir, model, strategy, start_state, tokenizer=tokenizer, val=val, test=test,
                          reference=test_reference, pretrain_run=pretrain_run_of(cfg.from_), record=record,

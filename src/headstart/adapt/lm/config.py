@@ -32,6 +32,9 @@ class AlignConfig(TrainerOptions):
                                                 "policy: the start model's greedy answer wherever it is not the "
                                                 "chosen one (on-policy pairs), the data's elsewhere")
     labels: str | None = Field(None, description="pairs to train on: 600 or 10% (seeded); unset: all")
+    skip_labels: str | None = Field(None, description="leave out the first 600 or 10% of the seeded order: with a "
+                                    "named task, the prompts `finetune --labels` of the same --seed trained on, so "
+                                    "alignment sees new prompts")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the pairs held out for validation")
     strategy: str = Field("full", description=STRATEGY_HELP)
     lora_rank: int = Field(8, ge=1, description="LoRA rank r (--strategy lora/qlora)")

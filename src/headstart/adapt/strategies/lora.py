@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 
 from torch import nn
 
@@ -43,6 +44,7 @@ class LoRA(Strategy):
     scratch_lr = 2e-3
 
     def prepare(self, model: Classifier, ctx: Context) -> None:
+        quiet_peft()
         from peft import LoraConfig, get_peft_model  # a dependency, imported here for start-up time
         targets = target_modules(model.backbone, self.cfg.lora_targets)
         alpha = self.cfg.lora_alpha if self.cfg.lora_alpha != "auto" else 2 * self.cfg.lora_rank
@@ -63,6 +65,14 @@ class LoRA(Strategy):
 
     def finish(self, model: Classifier) -> None:
         merge(model.backbone)
+
+
+def quiet_peft() -> None:
+    """Silence two warnings every peft run printed that say nothing to a headstart user: bitsandbytes (which
+    peft imports when present) cannot fetch its optional CPU kernel from the hub, offline by design, and
+    uses its own CPU path; peft reads a transformers property that transformers renamed."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated.*")
 
 
 def train_norms(module: nn.Module) -> int:

@@ -23,7 +23,7 @@ from torch import nn
 
 from headstart.adapt.head import Classifier
 from headstart.adapt.strategies.base import Context
-from headstart.adapt.strategies.lora import LoRA
+from headstart.adapt.strategies.lora import LoRA, quiet_peft
 from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone
 
@@ -46,6 +46,7 @@ class QLoRA(LoRA):
 
 def bitsandbytes():
     """The `bitsandbytes` module, or one line saying what to install."""
+    quiet_peft()
     try:
         import bitsandbytes as bnb  # an optional dependency: the `llm` extra
     except ModuleNotFoundError:
