@@ -1,8 +1,9 @@
 """`headstart align`: preference optimisation of a causal LM, read top to bottom — open the run, the
-start model's tokenizer, the pairs (a seeded validation share, a `--labels` budget), the start model,
-which is also the reference: its answer log-probs on every training pair are computed once (no second
-model in memory), then the plan, the strategy, DPO / IPO training, and the shared finish (merge,
-blend, exact match, preference accuracy and reward margin against the reference, forgetting, export).
+start model's tokenizer, the pairs (a seeded validation share, a `--labels` budget, `--skip-labels`), the
+start model (with `--rejected policy` its own wrong answers become the rejected ones), which is also the
+reference: its answer log-probs on every training pair are computed once (no second model in memory),
+then the plan, the strategy, DPO / IPO training, and the shared finish (merge, blend, exact match,
+preference accuracy and reward margin against the reference, forgetting, export).
 
     headstart align --from runs/sft --data fortunes-instruct --method dpo --beta 0.1 --out runs/dpo
 """
@@ -75,8 +76,7 @@ def run(cfg: AlignConfig) -> lm.LMResult:
                           source=f"{cfg.data} (validation)", pairs=val_ex)
         record = {"task": "align", "method": cfg.method, "beta": cfg.beta, "sft_weight": cfg.sft_weight,
                   "rejected": cfg.rejected, "policy_rejected_pairs": replaced, "skip_labels": cfg.skip_labels,
-                  "data": cfg.data,
-                  "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
+                  "data": cfg.data, "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
         return lm.finish(cfg, rundir, model, strategy, start_state, tokenizer=tokenizer, val=val, test=test,
                          reference=test_reference, pretrain_run=pretrain_run_of(cfg.from_), record=record,
                          seconds=time.perf_counter() - start, tokens_per_s=tokens_per_s)
