@@ -39,6 +39,12 @@ Measured 2026-12-02, fifth session, row by row with this script's commands (seed
 instructions, 200 DPO steps; not re-run end to end): SFT full 44.9%, lora (LR 3e-3) 37.0% with frozen norms and
 37.2% with trained norms (training loss 3.07 -> 1.02), full + DPO 40.7%, full + DPO + NLL 45.1%, scratch 47.2%;
 see the README's table.
+
+Measured 2026-12-03, sixth session (`--seeds 0 1 2 --keep-done`, the defaults; seeds 1-2 alone on the CPU):
+exact match, mean over 3 seeds: SFT full 47.7%, lora 44.2%, qlora 43.9%, full blended 0.5 44.0%, full + DPO
+35.1%, + NLL 46.9%, + NLL on own mistakes 47.1%, never pretrained 46.0%; paired lora - full -3.5 points (95% CI
+-4.7 to -2.3), DPO + NLL - full -0.8 (-1.8 to +0.2); forgetting (perplexity 223 ->) full 5,941, lora 1,774,
+blend 598. The README has the whole table.
 """
 
 from __future__ import annotations
