@@ -172,6 +172,10 @@ def test_refusals__one_line_each(gpt_run, lm_files, tmp_path):
         headstart.finetune(from_=str(gpt_run), data=str(bad), task="instruct", out=tmp_path / "y", **LM)
     with pytest.raises(HeadstartError, match="pass one of --prompt and --prompts"):
         headstart.generate(run=str(gpt_run))
+    with pytest.raises(HeadstartError, match=r"--skip-labels 100% leaves 0 of the 24 examples"):
+        headstart.align(from_=str(gpt_run), data=str(lm_files / "prefs.jsonl"), skip_labels="100%",
+                        out=tmp_path / "z", **LM)
+    assert not (tmp_path / "z").exists()  # refused before a run folder is made
 
 
 @pytest.mark.parametrize("command", ["align", "generate"])

@@ -89,6 +89,9 @@ def split_train_val(examples: list[Example], *, budget: str | None, val_fraction
     order = np.random.default_rng(seed).permutation(len(examples))
     if skip:
         order = order[parse_budget(skip).of(len(order)):]
+        if len(order) < 2:
+            raise HeadstartError(f"--skip-labels {skip} leaves {len(order)} of the {len(examples)} examples",
+                                 fix="pass a smaller --skip-labels")
     if budget:
         order = order[:parse_budget(budget).of(len(order))]
     n_val = min(MAX_VAL, max(1, round(len(order) * val_fraction)))
