@@ -14,8 +14,9 @@ The RPO row also trains on the chosen (right) answers, so its gain mixes the pre
 targets; the plain row is the preference alone.
 
 Measured 2026-12-03 (`--gpt` bench/instruct.py's seed-0 pretraining, 1,500 steps; 2,764 of 6,959 answers made
-wrong; seeds 0 and 1), test exact match / preference accuracy: noisy SFT 44.4 / 81.5% and 45.1 / 79.1%; + DPO
-40.1 / 79.9% and 42.4 / 78.9%; + DPO + NLL 44.8 / 80.1% and 44.9 / 79.1%. The preference adds nothing here.
+wrong; 3 seeds), test exact match / preference accuracy, mean: noisy SFT 44.5 / 80.0%; + DPO 40.4 / 79.6%
+(exact match -4.1 points, paired 95% CI -7.1 to -1.0); + DPO + NLL 44.5 / 79.5% (+0.1, -0.6 to +0.7). The
+preference adds nothing here.
 """
 
 from __future__ import annotations
