@@ -64,15 +64,11 @@ def headstart(*args: str) -> None:
 
 
 def evaluate(run: Path) -> dict:
-    """Exact match and preference accuracy of `run` on the fortunes-instruct test split."""
-    out = run / "evaluation.json"
-    if not out.exists():
-        code = (f"import json; from pathlib import Path; from types import SimpleNamespace as S;"
-                f"from headstart.commands._instruct_eval import evaluate_lm; from headstart.run import Run;"
-                f"r = evaluate_lm(S(data='fortunes-instruct'), Run(Path({str(run)!r})));"
-                f"open({str(out)!r}, 'w').write(json.dumps(r, default=float))")
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-    e = json.loads(out.read_text())["evaluation"]
+    """Exact match and preference accuracy of `run` on the fortunes-instruct test split (`headstart evaluate`,
+    which merges them into the run's results.json)."""
+    if "evaluation" not in json.loads((run / "results.json").read_text()):
+        headstart("evaluate", "--run", str(run), "--data", "fortunes-instruct", "--no-progress")
+    e = json.loads((run / "results.json").read_text())["evaluation"]
     return {"exact_match": e["exact_match"], "pref_acc": (e.get("preference") or {}).get("accuracy")}
 
 
