@@ -6,7 +6,7 @@ evaluate: mAP@0.5, mAP@[0.5:0.95] and per-class AP, or mIoU and per-class IoU, o
 predict: COCO-style results JSON, one entry per box (`bbox` [x, y, w, h] in the image's own
 pixels, `score`, `category_id` = class index + 1) or per class present in a predicted label map
 (`segmentation` as COCO RLE, `category_id` = the label-map value); `--draw DIR` also writes each
-image with its boxes (score >= `DRAW_SCORE`) or mask drawn.
+image with its boxes (score >= `dense_infer.DRAW_SCORE`) or mask drawn.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from headstart.adapt.config import EvaluateConfig, PredictConfig
-from headstart.adapt.dense_infer import predict_dense, score_dense
+from headstart.adapt.dense_infer import (
+    boxes_entries,
+    draw_prediction,
+    full_size_map,
+    predict_dense,
+    score_dense,
+)
 from headstart.adapt.dense_model import DenseModel, load_dense
 from headstart.adapt.infer import default_device
 from headstart.data.dense.coco import coco_mask
@@ -29,9 +33,8 @@ from headstart.data.dense.dataset import DenseSet, decode_all, list_images, prob
 from headstart.data.dense.sources import has_split, open_dense, parse_dense_spec
 from headstart.errors import HeadstartError
 from headstart.io import write_text
+from headstart.report.plots import image_row
 from headstart.run import Run
-
-DRAW_SCORE = 0.3
 
 
 def evaluate_dense(cfg: EvaluateConfig, folder: Run) -> dict:
@@ -64,22 +67,11 @@ def predict_files(cfg: PredictConfig) -> Path:
         own = boxes_entries(model, preds[i], hw) if model.task == "detect" else mask_entries(model, preds[i], hw)
         entries += [{"image_id": i + 1, "file_name": path, **e} for e in own]
         if cfg.draw is not None:
-            draw(model, path, preds[i], hw, cfg.draw / f"{i:05d}_{Path(path).stem}.png")
+            target = cfg.draw / f"{i:05d}_{Path(path).stem}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(draw_prediction(model, read_rgb(path), preds[i]).permute(1, 2, 0).numpy()).save(target)
     write_text(out, json.dumps(entries))
     return out
-
-
-def boxes_entries(model: DenseModel, det: dict[str, torch.Tensor], hw: tuple[int, int]) -> list[dict]:
-    h, w = hw
-    s = model.image_size
-    boxes = det["boxes"] * torch.tensor([w / s, h / s, w / s, h / s])  # back to the image's own pixels
-    return [{"category_id": int(c) + 1, "category": model.classes[int(c)], "score": round(float(p), 4),
-             "bbox": [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)]}
-            for (x0, y0, x1, y1), p, c in zip(boxes.tolist(), det["scores"], det["labels"], strict=True)]
-
-
-def full_size_map(label_map: torch.Tensor, hw: tuple[int, int]) -> np.ndarray:
-    return F.interpolate(label_map[None, None].float(), size=hw, mode="nearest")[0, 0].to(torch.uint8).numpy()
 
 
 def mask_entries(model: DenseModel, label_map: torch.Tensor, hw: tuple[int, int]) -> list[dict]:
@@ -94,19 +86,19 @@ def mask_entries(model: DenseModel, label_map: torch.Tensor, hw: tuple[int, int]
     return out
 
 
-def draw(model: DenseModel, path: str, pred, hw: tuple[int, int], target: Path) -> None:
-    """The image at its own size with the boxes (score >= DRAW_SCORE, with class and score) or mask drawn."""
+def read_rgb(path: str) -> torch.Tensor:
+    """The image at `path` as uint8 RGB `(3, h, w)` at its own size."""
     with Image.open(path) as im:
-        image = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)  # uint8 (3, h, w)
-    if model.task == "detect":
-        keep = [e for e in boxes_entries(model, pred, hw) if e["score"] >= DRAW_SCORE]
-        boxes = torch.tensor([[x, y, x + bw, y + bh] for x, y, bw, bh in (e["bbox"] for e in keep)]).reshape(-1, 4)
-        image = draw_bounding_boxes(image, boxes, labels=[f"{e['category']} {e['score']:.2f}" for e in keep],
-                                    colors="red", width=1)
-    else:
-        full = torch.from_numpy(full_size_map(pred, hw))
-        present = [c for c in torch.unique(full).tolist() if c != 0]
-        if present:
-            image = draw_segmentation_masks(image, torch.stack([full == c for c in present]), alpha=0.5)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(target)
+        return torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)
+
+
+def draw_test_predictions(run: Run, target: Path, count: int = 8) -> Path:
+    """The run's predictions on the first `count` images of its data's test split, drawn (enlarged
+    to about 192 px) and tiled into one PNG at `target`."""
+    model = load_dense(run)
+    test = open_dense(run.config["data"], task=model.task, split="test", size=model.image_size)
+    test = test.subset(list(range(min(count, len(test)))))
+    preds = predict_dense(model, test)
+    scale = max(1, 192 // model.image_size)
+    return image_row([draw_prediction(model, test.images[i].expand(3, -1, -1), preds[i], scale=scale)
+                      for i in range(len(test))], target)

@@ -1,7 +1,8 @@
 """From the study's cell records to its answer: curves, paired gains and label savings, honestly.
 
 A record is one fine-tuning cell: {start, strategy, budget, seed, labels, accuracy (test),
-val_accuracy, seconds, ...}. Cells of the same budget and seed train on the same labeled subset
+val_accuracy, seconds, ...}; a detection or segmentation cell names its score in `metric` ("map",
+"miou") and carries it and `val_<metric>` instead of the accuracies (`score`, `val_score`). Cells of the same budget and seed train on the same labeled subset
 (and validate on the same held-out part of it), so the gain of a start over from-scratch training is
 a paired difference per seed (`eval.stats.paired_difference`).
 
@@ -26,6 +27,28 @@ BASELINE = "scratch/full"   # from-scratch training always fine-tunes fully
 MIN_FACTOR = 1.1            # a saving below 1.1x is not reported: it would print as "1.0x"
 START_NAMES = {"pretrained": "pretraining", "baseline": "the baseline weights", "tfidf": "TF-IDF"}
 REFERENCE = "tfidf/logreg"  # text studies: TF-IDF + logistic regression on the same labels, the classic baseline
+METRIC_NAMES = {"accuracy": "accuracy", "map": "mAP@0.5:0.95", "miou": "mIoU"}
+
+
+def metric_key(record: dict[str, Any]) -> str:
+    """The record's score key: "accuracy" for classification (records written before dense studies
+    carry no `metric`), "map" / "miou" for detection / segmentation."""
+    return record.get("metric", "accuracy")
+
+
+def score(record: dict[str, Any]) -> float:
+    """The cell's test score (accuracy, mAP@0.5:0.95 or mIoU, a fraction)."""
+    return record[metric_key(record)]
+
+
+def val_score(record: dict[str, Any]) -> float | None:
+    """The cell's validation score, None when it has none."""
+    return record.get(f"val_{metric_key(record)}")
+
+
+def metric_name(records: list[dict[str, Any]]) -> str:
+    """The study's score in words ("accuracy", "mAP@0.5:0.95", "mIoU")."""
+    return METRIC_NAMES[metric_key(records[0])] if records else "accuracy"
 
 
 def curve_name(record: dict[str, Any]) -> str:
@@ -50,11 +73,11 @@ def curves(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (curve, budget), rs in groups.items():
         rs = sorted(rs, key=lambda r: r["seed"])
-        test = mean_ci([r["accuracy"] for r in rs])
-        vals = [r.get("val_accuracy") for r in rs]
+        test = mean_ci([score(r) for r in rs])
+        vals = [val_score(r) for r in rs]
         out[curve].append({"budget": budget, "labels": round(sum(r["labels"] for r in rs) / len(rs)),
                            "mean": test.mean, "low": test.low, "high": test.high, "ci": test.half_width,
-                           "n": test.n, "values": [r["accuracy"] for r in rs], "seeds": [r["seed"] for r in rs],
+                           "n": test.n, "values": [score(r) for r in rs], "seeds": [r["seed"] for r in rs],
                            "val_mean": None if None in vals else math.fsum(vals) / len(vals),
                            "seconds": round(sum(r["seconds"] for r in rs), 1)})
     return {k: sorted(v, key=lambda p: p["labels"]) for k, v in sorted(out.items())}
@@ -85,15 +108,15 @@ def _paired(cell: dict[tuple, dict[str, Any]], curve: str, base: str, budget: st
     if not seeds:
         return None
     ours, ref = [cell[(curve, budget, s)] for s in seeds], [cell[(base, budget, s)] for s in seeds]
-    d = paired_difference([r["accuracy"] for r in ours], [r["accuracy"] for r in ref])
-    has_val = all(r.get("val_accuracy") is not None for r in ours + ref)
-    val = paired_difference([r["val_accuracy"] for r in ours], [r["val_accuracy"] for r in ref]) if has_val else None
+    d = paired_difference([score(r) for r in ours], [score(r) for r in ref])
+    has_val = all(val_score(r) is not None for r in ours + ref)
+    val = paired_difference([val_score(r) for r in ours], [val_score(r) for r in ref]) if has_val else None
     return {"curve": curve, "baseline": base, "budget": budget,
             "labels": round(sum(r["labels"] for r in ours) / len(ours)),
             "gain": d.mean, "low": d.low, "high": d.high, "n": d.n, "seeds": seeds,
             "significant": d.excludes_zero if d.n > 1 else None,
-            "mean": math.fsum(r["accuracy"] for r in ours) / len(ours),
-            "scratch_mean": math.fsum(r["accuracy"] for r in ref) / len(ref),
+            "mean": math.fsum(score(r) for r in ours) / len(ours),
+            "scratch_mean": math.fsum(score(r) for r in ref) / len(ref),
             "val_gain": None if val is None else val.mean,
             "val_low": None if val is None else val.low}
 
@@ -173,14 +196,15 @@ def describe(row: dict[str, Any]) -> str:
 
 
 def answer_line(all_curves: dict[str, list[dict[str, Any]]], gains: list[dict[str, Any]],
-                chosen: dict[str, Any] | None) -> str:
+                chosen: dict[str, Any] | None, metric: str = "accuracy") -> str:
     """The study's answer in one sentence: the chosen row (or every row when nothing was chosen),
-    its label saving where the intervals support one, and how the row was chosen."""
+    its label saving where the intervals support one, and how the row was chosen (`metric`: the
+    score in words)."""
     if not gains:
         return "no answer: the study needs from-scratch and pretrained cells at the same budgets and seeds"
     if chosen is None:
         every = "; ".join(describe(g) for g in gains)
-        line = f"every cell (no validation accuracy in the records, so nothing was picked): {every}"
+        line = f"every cell (no validation {metric} in the records, so nothing was picked): {every}"
     else:
         line = describe(chosen)
         if chosen["significant"] and chosen["gain"] > 0 and (s := saving(all_curves, chosen["curve"],
@@ -189,16 +213,17 @@ def answer_line(all_curves: dict[str, list[dict[str, Any]]], gains: list[dict[st
             line += (f", and saves {more} {s['factor']:.1f}x labels (its lower 95% bound, {s['bound']:.1%}, "
                      f"is above scratch's upper bound up to {s['scratch_labels']:,} labels)")
         strategy = chosen["curve"].partition("/")[2]
-        line += f"; {strategy} and {chosen['labels']:,} labels chosen by validation accuracy"
+        line += f"; {strategy} and {chosen['labels']:,} labels chosen by validation {metric}"
     falls = _falls(all_curves.get(BASELINE, []))
     if falls:
-        line += (f"; note: from scratch lost accuracy with more labels (at {', '.join(falls)}), so its cells "
+        line += (f"; note: from scratch lost {metric} with more labels (at {', '.join(falls)}), so its cells "
                  "look undertrained: give them more --finetune-steps before trusting the gain")
     return line
 
 
 def summarize(records: list[dict[str, Any]], *, budget: str | None = None) -> dict[str, Any]:
-    """What the study command writes to results.json: {answer, curves, gains, chosen, savings}.
+    """What the study command writes to results.json: {answer, curves, gains, chosen, savings, reference,
+    metric (the score in words)}.
 
     Args:
         records: every cell's record (see the module docstring).
@@ -208,7 +233,8 @@ def summarize(records: list[dict[str, Any]], *, budget: str | None = None) -> di
     gains = paired_gains(records)
     chosen = choose(gains, budget=budget)
     savings = [s for g in gains if (s := saving(all_curves, g["curve"], g["budget"]))]
-    answer = answer_line(all_curves, gains, chosen)
+    metric = metric_name(records)
+    answer = answer_line(all_curves, gains, chosen, metric)
     reference = versus(records, chosen["curve"], REFERENCE, chosen["budget"]) \
         if chosen and REFERENCE in all_curves else None
     if reference is not None:  # text: what the pretrained model adds over the classic baseline
@@ -216,7 +242,7 @@ def summarize(records: list[dict[str, Any]], *, budget: str | None = None) -> di
     if chosen and "+" in chosen["curve"] and (both := versus(records, chosen["curve"], BASELINE, chosen["budget"])):
         answer += f"; pretraining and the unlabeled pool together, against plain from scratch: {describe(both)}"
     return {"answer": answer, "curves": all_curves, "gains": gains, "chosen": chosen, "savings": savings,
-            "reference": reference}
+            "reference": reference, "metric": metric}
 
 
 def format_point(point: dict[str, Any]) -> str:

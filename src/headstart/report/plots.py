@@ -46,8 +46,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def label_efficiency(curves: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Test accuracy vs labels (log x), one line per start/strategy, 95% CI error bars (none for one seed)."""
+def label_efficiency(curves: dict[str, list[dict[str, Any]]], path: Path, *, metric: str = "accuracy") -> Path:
+    """Test score (`metric` in words) vs labels (log x), one line per start/strategy, 95% CI error bars
+    (none for one seed)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for j, (name, pts) in enumerate(curves.items()):
@@ -62,14 +63,14 @@ def label_efficiency(curves: dict[str, list[dict[str, Any]]], path: Path) -> Pat
                   [f"{n:,}" for n in sorted({p["labels"] for pts in curves.values() for p in pts})])
     ax.minorticks_off()
     ax.set_xlabel("labeled images (log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Label efficiency: test accuracy vs labels (mean, 95% CI over seeds)")
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.set_title(f"Label efficiency: test {metric} vs labels (mean, 95% CI over seeds)")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return _save(fig, path)
 
 
-def paired_gains(gains: list[dict[str, Any]], path: Path) -> Path:
+def paired_gains(gains: list[dict[str, Any]], path: Path, *, metric: str = "accuracy") -> Path:
     """Paired gain over from-scratch training per budget, one point per strategy with its 95% CI.
 
     Points of one budget sit side by side; a point without an interval (one seed) is drawn hollow
@@ -99,7 +100,7 @@ def paired_gains(gains: list[dict[str, Any]], path: Path) -> Path:
     ax.axhline(0, color="black", linewidth=1)
     ax.set_xticks(range(len(budgets)), [f"{labels:,} labels\n({budget})" for labels, budget in budgets])
     ax.set_xlim(-0.6, len(budgets) - 0.4)
-    ax.set_ylabel("gain over scratch (accuracy points)")
+    ax.set_ylabel(f"gain over scratch ({metric} points)")
     ax.set_title("Paired gain over from scratch (same labeled subset and seed): mean, 95% CI")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
@@ -183,3 +184,16 @@ def embedding_map(feats: np.ndarray, labels: np.ndarray, classes: list[str], ima
     # outside the axes: inside, it would cover points and thumbnails
     ax.legend(markerscale=3, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="class")
     return _save(fig, path)
+
+
+def image_row(images: list, path: Path, *, per_row: int = 4) -> Path:
+    """uint8 RGB images `(3, h, w)` of one size tiled `per_row` to a row, white between them, as one PNG."""
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    from headstart.io import atomic_write
+
+    grid = make_grid(images, nrow=per_row, padding=4, pad_value=255).permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: Image.fromarray(grid).save(f, format="png"))
+    return path

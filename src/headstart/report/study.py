@@ -15,7 +15,7 @@ import numpy as np
 
 from headstart.data.sources import open_data
 from headstart.eval.features import extract_features
-from headstart.eval.gains import curve_name, describe, format_point
+from headstart.eval.gains import curve_name, describe, format_point, score, val_score
 from headstart.io import write_text
 from headstart.models.factory import load_run_backbone
 from headstart.report import html, plots
@@ -32,9 +32,9 @@ TERMS = [
                 "pseudo-labels); scratch + semi is the matching baseline.")),
     ("tfidf/logreg", ("text: TF-IDF of character 2-5-grams and logistic regression (C=10), fit on the same "
                       "labeled texts only; the classic few-label text baseline, no pretraining.")),
-    ("paired gain", ("per seed, the pretrained cell's test accuracy minus the from-scratch cell's; both used the "
-                     "same labeled subset and test examples, so the pair shares its luck and the difference is "
-                     "measured more precisely than two separate accuracies.")),
+    ("paired gain", ("per seed, the pretrained cell's test score (accuracy, mAP or mIoU) minus the from-scratch "
+                     "cell's; both used the same labeled subset and test examples, so the pair shares its luck and "
+                     "the difference is measured more precisely than two separate scores.")),
     ("95% CI", ("mean ± t(0.975, n-1) · s / √n over the n seeds (Student t); none with one seed. A gain is called "
                 "significant only when its interval excludes zero.")),
     ("labels to match", ("the fewest labels at which from-scratch's UPPER 95% bound reaches the pretrained "
@@ -50,7 +50,7 @@ TERMS = [
 
 
 def write_report(*, out: Path, results: dict[str, Any], pretrained: Path, title: str,
-                 test_data: str | None) -> Path:
+                 test_data: str | None, predictions: Path | None = None) -> Path:
     """Write `out/plots/*.png` and `out/report.html` from the study's results; returns the page.
 
     Args:
@@ -60,25 +60,28 @@ def write_report(*, out: Path, results: dict[str, Any], pretrained: Path, title:
         pretrained: the pretraining run folder.
         title: the page's title.
         test_data: the labeled test set the embedding map shows; None: no map.
+        predictions: a picture of the chosen detector's or segmenter's predictions (`chosen_cell`).
     """
     pdir = out / "plots"
     cells, gains = results["cells"], results.get("gains", [])
+    metric = results.get("metric", "accuracy")
     sections = [
         ("How each figure was chosen", _choices(results)),
         ("Terms", html.terms([t for t in TERMS if (t[0] != "+ semi" or any("+" in c for c in results["curves"]))
                               and (t[0] != "tfidf/logreg" or t[0] in results["curves"])])),
         ("Paired gain over from scratch, per budget",
-         html.figure(plots.paired_gains(gains, pdir / "paired_gain.png"),
+         html.figure(plots.paired_gains(gains, pdir / "paired_gain.png", metric=metric),
                      "Paired gain of each pretrained strategy over from scratch at each budget: mean over seeds "
                      "and its 95% interval (hollow: one seed, no interval). Above zero with the whole bar: a "
                      "significant gain.") + _gains_table(gains) if gains else ""),
         ("Label efficiency",
-         html.figure(plots.label_efficiency(results["curves"], pdir / "label_efficiency.png"),
-                     "Test accuracy against labeled images, from scratch vs pretrained: mean and 95% interval "
-                     "over seeds.") + _curve_table(results["curves"]) + _savings_table(results.get("savings", []))),
+         html.figure(plots.label_efficiency(results["curves"], pdir / "label_efficiency.png", metric=metric),
+                     f"Test {metric} against labeled images, from scratch vs pretrained: mean and 95% interval "
+                     "over seeds.") + _curve_table(results["curves"], metric)
+         + _savings_table(results.get("savings", []))),
         ("Frozen features before fine-tuning (kNN)", _frozen(results.get("frozen_knn"))),
         ("Every cell", _cells_table(cells, out)),
-        ("The model chosen on validation", _confusion(results, pdir)),
+        ("The model chosen on validation", _confusion(results, pdir) + _predictions(results, predictions)),
         ("Per class and calibration: from scratch vs pretrained", bias_part(results, out, pdir)),
         ("Training curves", _training_curves(cells, pretrained, pdir)),
         ("Embeddings", _embedding(test_data, pretrained, pdir)),
@@ -91,17 +94,17 @@ def write_report(*, out: Path, results: dict[str, Any], pretrained: Path, title:
 
 
 def _choices(results: dict[str, Any]) -> str:
-    chosen = results.get("chosen")
+    chosen, metric = results.get("chosen"), results.get("metric", "accuracy")
     if chosen:
         pick = (f"The answer's strategy and budget ({chosen['curve']}, {chosen['labels']:,} labels) were chosen on "
-                "validation accuracy (the held-out part of each labeled budget): per budget the strategy with "
+                f"validation {metric} (the held-out part of each labeled budget): per budget the strategy with "
                 "the best paired validation gain, then the budget whose validation gain has the highest lower "
-                "95% bound. Test accuracy played no part in any choice.")
+                f"95% bound. Test {metric} played no part in any choice.")
     else:
-        pick = ("The cells carry no validation accuracy, so nothing was picked: the answer lists every "
+        pick = (f"The cells carry no validation {metric}, so nothing was picked: the answer lists every "
                 "pretrained cell's paired gain.")
     items = [pick,
-             "Every accuracy shown is on the test split; every interval is over seeds (95%, Student t).",
+             f"Every {metric} shown is on the test split; every interval is over seeds (95%, Student t).",
              "The confusion matrix is of the chosen strategy and budget, the seed with the best validation "
              "accuracy." if chosen else "The confusion matrix is of the largest budget's first seed of the first "
              "pretrained strategy (no validation accuracy to choose by).",
@@ -120,11 +123,11 @@ def _gains_table(gains: list[dict[str, Any]]) -> str:
                        "validation gain", "what it supports"], rows)
 
 
-def _curve_table(curves: dict[str, list[dict[str, Any]]]) -> str:
+def _curve_table(curves: dict[str, list[dict[str, Any]]], metric: str) -> str:
     rows = [[name, p["budget"], f"{p['labels']:,}", format_point(p),
              "—" if p["val_mean"] is None else f"{p['val_mean']:.1%}", ", ".join(f"{v:.1%}" for v in p["values"])]
             for name, pts in curves.items() for p in pts]
-    return html.table(["start/strategy", "budget", "labels", "test accuracy, 95% CI", "validation", "per seed"],
+    return html.table(["start/strategy", "budget", "labels", f"test {metric}, 95% CI", "validation", "per seed"],
                       rows)
 
 
@@ -152,7 +155,7 @@ def _frozen(frozen: dict[str, Any] | None) -> str:
 
 def _cells_table(cells: list[dict[str, Any]], out: Path) -> str:
     rows = [[c["id"], curve_name(c), c["budget"], c["seed"], f"{c['labels']:,}",
-             "—" if c.get("val_accuracy") is None else f"{c['val_accuracy']:.1%}", f"{c['accuracy']:.1%}",
+             "—" if val_score(c) is None else f"{val_score(c):.1%}", f"{score(c):.1%}",
              f"{c['seconds']:.0f}", _relative(Path(c["run"]), out) if c.get("run") else "—"] for c in cells]
     return html.table(["cell", "start/strategy", "budget", "seed", "labels", "validation", "test", "seconds",
                        "folder"], rows)
@@ -162,18 +165,18 @@ def _relative(path: Path, out: Path) -> str:
     return str(path.relative_to(out)) if path.is_relative_to(out) else str(path)
 
 
-def _chosen_cell(results: dict[str, Any]) -> dict[str, Any] | None:
+def chosen_cell(results: dict[str, Any]) -> dict[str, Any] | None:
     cells, chosen = results["cells"], results.get("chosen")
     if chosen:
         mine = [c for c in cells if curve_name(c) == chosen["curve"] and c["budget"] == chosen["budget"]]
-        return max(mine, key=lambda c: (c["val_accuracy"], -c["seed"]), default=None)
+        return max(mine, key=lambda c: (val_score(c), -c["seed"]), default=None)
     pre = sorted((c for c in cells if c["start"] == "pretrained"), key=lambda c: (-c["labels"], curve_name(c),
                                                                                      c["seed"]))
     return pre[0] if pre else None
 
 
 def _confusion(results: dict[str, Any], pdir: Path) -> str:
-    cell = _chosen_cell(results)
+    cell = chosen_cell(results)
     res = Run(Path(cell["run"])).results() if cell else {}
     if "confusion" not in res:
         return ""
@@ -185,6 +188,17 @@ def _confusion(results: dict[str, Any], pdir: Path) -> str:
     path = plots.confusion(np.array(res["confusion"]), classes, title, pdir / "confusion.png")
     how = "chosen on validation accuracy" if cell.get("val_accuracy") is not None else "a fixed choice"
     return html.figure(path, f"Confusion matrix on the test split (rows: true class) of the model {how}: {title}.")
+
+
+def _predictions(results: dict[str, Any], drawn: Path | None) -> str:
+    """A detection or segmentation study's picture of the chosen model's predictions ("" without one)."""
+    cell = chosen_cell(results)
+    if cell is None or drawn is None:
+        return ""
+    how = "chosen on validation" if results.get("chosen") else "a fixed choice"
+    what = "boxes with score >= 0.3" if cell.get("metric") == "map" else "predicted classes as coloured masks"
+    return html.figure(drawn, f"{curve_name(cell)}, {cell['labels']:,} labels, seed {cell['seed']} ({how}): "
+                              f"{what}, on the first test images.")
 
 
 def _training_curves(cells: list[dict[str, Any]], pretrained: Path, pdir: Path) -> str:

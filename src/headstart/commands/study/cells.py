@@ -86,17 +86,32 @@ def run_cell(cell: Cell, folder: Path, finetune_kwargs: dict[str, Any], *, keep_
     results = run.results()
     if not keep_checkpoints:
         shutil.rmtree(run.checkpoints, ignore_errors=True)
-    record = {**asdict(cell), "id": cell.id, "accuracy": float(results["accuracy"]),
-              "val_accuracy": float(results["val_accuracy"]),
+    record = {**asdict(cell), "id": cell.id, **scores(results),
               "labels": count_labels(out), "seconds": round(time.perf_counter() - start, 1), "run": str(out)}
-    if (probs := save_test_probs(out, finetune_kwargs)) is not None:
+    if finetune_kwargs.get("task", "classify") == "classify" and \
+            (probs := save_test_probs(out, finetune_kwargs)) is not None:
         record["test_probs"] = probs
     write_json(result_file, record)
     return record
 
 
+def scores(results: dict[str, Any]) -> dict[str, Any]:
+    """A cell's test and validation score from its results.json: accuracy for classification; for a
+    detection cell mAP@0.5:0.95 (`metric` "map", with mAP@0.5 beside it), for segmentation mIoU."""
+    task = results.get("task", "classify")
+    if task == "classify":
+        return {"accuracy": float(results["accuracy"]), "val_accuracy": float(results["val_accuracy"])}
+    key = "map" if task == "detect" else "miou"
+    extra = {"map50": float(results["map50"]), "val_map50": float(results["val_map50"])} if task == "detect" else {}
+    return {"metric": key, key: float(results[key]), f"val_{key}": float(results[f"val_{key}"]), **extra}
+
+
 def count_labels(run: Path) -> int:
-    """Labeled images the cell used (its training and validation subsets)."""
+    """Labeled images the cell used (its training and validation subsets; a detection or
+    segmentation cell's training and validation images)."""
+    if not (run / "subset.json").is_file():
+        results = Run(run).results()
+        return int(results["train_images"]) + int(results["val_images"])
     subset = json.loads((run / "subset.json").read_text())
     return sum(len(v) for k, v in subset.items() if k in ("train", "val", "train_indices", "val_indices"))
 

@@ -20,16 +20,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from headstart.commands.dense_eval import draw_test_predictions
 from headstart.commands.pretrain import pretrain
 from headstart.commands.study.cells import Cell, plan_cells, run_cell
 from headstart.commands.study.frozen import frozen_knn, held_out_spec
 from headstart.commands.study.tfidf import run_tfidf_cell, tfidf_cells
 from headstart.config import from_yaml, to_yaml
+from headstart.data.dense.sources import has_split
 from headstart.data.text import is_text_spec
 from headstart.errors import HeadstartError
 from headstart.eval.gains import format_point, summarize
 from headstart.eval.study.config import StudyConfig
-from headstart.report.study import write_report
+from headstart.report.study import chosen_cell, write_report
 from headstart.run import Run, open_run
 
 
@@ -41,8 +43,12 @@ class StudyResult:
     seconds: float
 
 
+DENSE_BUDGETS = ["10%", "100%"]  # a detection / segmentation study's default: no per-class budgets there
+
+
 def run(cfg: StudyConfig) -> StudyResult:
     start = time.perf_counter()
+    cfg = for_task(cfg)
     rundir = open_run(cfg.out, "study", resume=cfg.resume, overwrite=cfg.overwrite, marker="config.yaml")
     try:
         rundir.save_config(to_yaml(cfg))
@@ -50,7 +56,8 @@ def run(cfg: StudyConfig) -> StudyResult:
         seeds = [cfg.seed + i for i in range(cfg.seeds)]
         cells = plan_cells(starts(cfg), cfg.strategies, cfg.budgets, seeds, [] if cfg.semi == "none" else [cfg.semi])
         records = run_cells(cfg, rundir, cells, pretrained)
-        text = is_text_spec(cfg.labeled or cfg.data)
+        text = cfg.task == "classify" and is_text_spec(cfg.labeled or cfg.data)  # a mask folder has classes.txt
+        pictures = not text and cfg.task == "classify"  # labeled images: thumbnails, embedding map, frozen kNN
         if text:  # the classic few-label text baseline on the same label subsets
             _stage("TF-IDF + logistic regression on the same labeled texts")
             records += [run_tfidf_cell(c, rundir.path, data=cfg.labeled or cfg.data, test_data=cfg.test)
@@ -58,19 +65,46 @@ def run(cfg: StudyConfig) -> StudyResult:
         # answer, curves, paired gains, choice on validation, savings
         summary = summarize(records, budget=cfg.answer_budget)
         frozen = None
-        if not text:  # raw pixels and thumbnails: an image study's figures
+        if pictures:  # raw pixels and thumbnails: an image classification study's figures
             _stage("frozen features: kNN of the pretrained backbone vs random weights vs raw pixels")
             frozen = frozen_knn(cfg, pretrained, rundir.path / "frozen_knn.json")
         results = {**summary, "cells": records, "frozen_knn": frozen, "pretrain_run": str(pretrained),
                    "seconds": round(time.perf_counter() - start, 1)}
         rundir.write_results(results)
-        write_report(out=rundir.path, results=results, pretrained=pretrained,
-                     test_data=None if text else held_out_spec(cfg),
-                     title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}")
-        print_summary(summary["answer"], summary["curves"], frozen, rundir.path)
+        cell = chosen_cell(results) if cfg.task != "classify" else None
+        drawn = draw_test_predictions(Run(Path(cell["run"])), rundir.path / "plots" / "predictions.png") \
+            if cell else None
+        write_report(out=rundir.path, results=results, pretrained=pretrained, predictions=drawn,
+                     test_data=held_out_spec(cfg) if pictures else None,
+                     title=f"headstart study: {cfg.model} + {cfg.method} on {cfg.data}"
+                     + ("" if cfg.task == "classify" else f", {cfg.task}"))
+        print_summary(summary["answer"], summary["curves"], frozen, rundir.path, metric=summary["metric"])
         return StudyResult(rundir.path, summary["answer"], summary["curves"], time.perf_counter() - start)
     finally:
         rundir.release()
+
+
+def for_task(cfg: StudyConfig) -> StudyConfig:
+    """A detection / segmentation study's settings: budgets are counts or shares of the labeled
+    images (unset: `DENSE_BUDGETS`), scored on the labeled data's own test split; the options only a
+    classification study has are refused in one line."""
+    if cfg.task == "classify":
+        return cfg
+    given = [flag for flag, on in (("--test", cfg.test), ("--semi", cfg.semi != "none")) if on]
+    if given:
+        raise HeadstartError(f"{', '.join(given)} apply to classification studies, not --task {cfg.task}",
+                             fix=f"drop {', '.join(given)}: a {cfg.task} study scores on the labeled data's test "
+                             "split")
+    budgets = cfg.budgets if "budgets" in cfg.model_fields_set else DENSE_BUDGETS
+    if per_class := [b for b in budgets if "/class" in b]:
+        raise HeadstartError(f"--budgets {per_class[0]}: a per-class budget applies to classification",
+                             fix="give numbers of labeled images or shares, e.g. --budgets 100 1000 or 10% 100%")
+    labeled = cfg.labeled or cfg.data
+    if not has_split(labeled, "test"):
+        raise HeadstartError(f"{labeled} has no test split for the study to score on",
+                             fix="use a YOLO folder whose data.yaml names a test: split, or images/ + masks/ with "
+                             "train/, val/ and test/ sub-folders")
+    return cfg.model_copy(update={"budgets": budgets})
 
 
 def saved_or_planned(planned: Callable[[], StudyConfig], *, out: Path, resume: bool, overwrite: bool,
@@ -113,6 +147,8 @@ def pretrain_stage(cfg: StudyConfig, rundir: Run) -> Path:
 def finetune_kwargs(cfg: StudyConfig, start: str, pretrained: Path, budget: str) -> dict[str, Any]:
     steps = cfg.finetune_steps_by_budget.get(budget, cfg.finetune_steps)
     common = {"data": cfg.labeled or cfg.data, "steps": steps, **cfg.finetune_args}
+    if cfg.task != "classify":
+        common["task"] = cfg.task
     if cfg.test:
         common["test_data"] = cfg.test
     if cfg.image_size != "auto":
@@ -144,7 +180,7 @@ def run_cells(cfg: StudyConfig, rundir: Run, cells: list[Cell], pretrained: Path
 def _text_monitor(cfg: StudyConfig) -> str | None:
     """Text pretraining's kNN monitor reads the labeled pool (an image study's monitor takes --test)."""
     labeled = cfg.labeled or cfg.data
-    return labeled if is_text_spec(labeled) and labeled != cfg.data else None
+    return labeled if cfg.task == "classify" and is_text_spec(labeled) and labeled != cfg.data else None
 
 
 def _stage(text: str) -> None:
@@ -152,9 +188,9 @@ def _stage(text: str) -> None:
 
 
 def print_summary(answer: str, all_curves: dict[str, list[dict[str, Any]]], frozen: dict[str, Any] | None,
-                  out: Path) -> None:
+                  out: Path, *, metric: str = "accuracy") -> None:
     budgets = sorted({p["budget"]: p["labels"] for v in all_curves.values() for p in v}.items(), key=lambda x: x[1])
-    table = Table(title="test accuracy, mean ± 95% CI over seeds")
+    table = Table(title=f"test {metric}, mean ± 95% CI over seeds")
     table.add_column("start/strategy")
     for budget, labels in budgets:
         table.add_column(f"{budget}\n({labels:,} labels)", justify="right")

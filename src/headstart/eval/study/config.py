@@ -16,14 +16,20 @@ class StudyConfig(RunOptions):
     """`headstart study`: how much head start does pretraining on your data give, at each label budget?"""
 
     data: str = Field(description="unlabeled images to pretrain on (folder, IDX, or fashion-mnist)")
-    labeled: str | None = Field(None, description="labeled pool for fine-tuning; unset: --data, if it has labels")
-    test: str | None = Field(None, description="held-out labeled test set; unset: the data's test split")
+    labeled: str | None = Field(None, description="labeled pool for fine-tuning; unset: --data, if it has labels "
+                                "(detect / segment: a YOLO folder, a COCO .json or images/ + masks/)")
+    test: str | None = Field(None, description="held-out labeled test set; unset: the data's test split "
+                             "(detect / segment: always the labeled data's test split)")
+    task: Literal["classify", "detect", "segment"] = Field(
+        "classify", description="what the cells fine-tune for: classify (accuracy), detect (mAP@0.5:0.95) or "
+        "segment (mIoU)")
     model: ModelName = Field("headstart/resnet-mini", description="backbone, <package>/<name>")
     method: str = Field("simclr", description="pretraining method")
     from_: str | None = Field(None, description="reuse a finished pretraining run instead of pretraining")
     baseline_weights: str | None = Field(None, description="also fine-tune from these weights (e.g. ImageNet)")
     baseline_model: ModelName | None = Field(None, description="model of --baseline-weights; unset: --model")
-    budgets: list[str] = Field(["10/class", "1%", "10%", "100%"], description="label budgets: N/class, P%, or N")
+    budgets: list[str] = Field(["10/class", "1%", "10%", "100%"], description="label budgets: N/class, P%, or N "
+                               "(detect / segment: P% or N images; unset there: 10%, 100%)")
     seeds: int = Field(3, ge=1, description="seeds per cell (confidence intervals over them)")
     strategies: list[str] = Field(["linear", "lp-ft"], description="fine-tuning strategies from pretrained weights "
                                   "(from scratch always trains fully)")
