@@ -1,4 +1,4 @@
-"""`ultralytics/<model>.yaml`: a YOLO detector's backbone built from its yaml (optional extra, AGPL)."""
+"""`ultralytics/<model>.yaml`: a YOLO or RT-DETR detector's backbone built from its yaml (optional extra)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import shutil
 
 import pytest
 import torch
+import yaml
 
-from headstart.adapt.heads.features import Pyramid
+from headstart.adapt.heads.features import Pyramid, group_modules
+from headstart.cli.main import main
 from headstart.errors import HeadstartError
 from headstart.models import ultralytics_
 from headstart.models.factory import create_backbone
@@ -56,7 +58,43 @@ def test_yolov8n__tensors_are_the_detectors_backbone_by_name(yolov8n):
     assert min(rest) >= 10 and max(rest) == 22  # the neck and the head (layers 10-22) stay in the detector
 
 
-@pytest.mark.parametrize(("name", "dim"), [("yolo11n.yaml", 256), ("yolov9t.yaml", 128)])
+@pytest.mark.parametrize(("name", "stages"), [
+    ("rtdetr-l.yaml", [[0, 1], [2, 3], [4, 5, 6, 7], [8, 9]]),  # HGStem, then a DWConv opens each stage
+    ("rtdetr-resnet50.yaml", [[0, 1], [2], [3], [4]]),  # a ResNetLayer per stage, the first with the stem
+])
+def test_rtdetr__pooled_features_and_the_p3_p4_p5_maps_the_yaml_neck_takes(name, stages, fmnist_test):
+    b = create_backbone(f"ultralytics/{name}").eval()
+    x = images(fmnist_test, 64)
+    with torch.no_grad():
+        feats, spatial = b(x), b.forward_features(x)
+    assert feats.shape == (4, 2048) and spatial.shape == (4, 2048, 2, 2) and b.feature_dim == 2048
+    assert torch.allclose(feats, spatial.mean((2, 3))) and feats.std() > 0
+    assert b.module.stages == stages
+    pyramid = Pyramid(b, 64)
+    assert pyramid.strides == [8, 16, 32] and pyramid.channels == [512, 1024, 2048]
+    with torch.no_grad():
+        maps = pyramid(x)
+    assert [tuple(m.shape) for m in maps] == [(4, 512, 8, 8), (4, 1024, 4, 4), (4, 2048, 2, 2)]
+    spec = yaml.safe_load(ultralytics_.builtin_yamls()[name].read_text())
+    n = len(spec["backbone"])
+    taken = sorted({f for f, *_ in spec["head"] if isinstance(f, int) and 0 <= f < n} | {n - 1})  # + P5
+    picked = [group_modules(b)[i] for i in pyramid.picked]
+    assert picked == [b.module[i] for i in taken]  # the dense heads see what RT-DETR's own encoder sees
+
+
+def test_rtdetr__the_detector_is_ultralytics_rtdetr_model_with_the_backbone_by_name():
+    detector = ultralytics_.detection_model("rtdetr-l.yaml")
+    assert type(detector).__name__ == "RTDETRDetectionModel"
+    assert type(detector.model[-1]).__name__ == "RTDETRDecoder"
+    ours = ultralytics_.create("rtdetr-l.yaml").module.state_dict()
+    state = detector.state_dict()
+    assert all(state[f"model.{k}"].shape == v.shape for k, v in ours.items())
+    rest = {int(k.split(".")[1]) for k in state if k.removeprefix("model.") not in ours}
+    assert min(rest) == 10 and max(rest) == 28  # the encoder (from its input_proj.2) and the decoder
+
+
+@pytest.mark.parametrize(("name", "dim"), [("yolo11n.yaml", 256), ("yolov9t.yaml", 128),
+                                           ("yolov8n-rtdetr.yaml", 256)])  # YOLOv8's backbone, RT-DETR's head
 def test_family__other_yamls_build(name, dim):
     b = create_backbone(f"ultralytics/{name}").eval()
     with torch.no_grad():
@@ -66,15 +104,24 @@ def test_family__other_yamls_build(name, dim):
 def test_family__names_scale_each_yaml_and_list_only_detectors():
     names = ultralytics_.UltralyticsFamily().names()
     assert {"yolov8n.yaml", "yolov8x.yaml", "yolo11n.yaml", "yolov8n-p2.yaml", "yolov10n.yaml"} <= set(names)
-    assert not any(("seg" in n or "pose" in n or "cls" in n or "rtdetr" in n) for n in names)
+    assert {"rtdetr-l.yaml", "rtdetr-x.yaml", "rtdetr-resnet50.yaml", "rtdetr-resnet101.yaml",
+            "yolov8n-rtdetr.yaml"} <= set(names)  # a yaml of one scale keeps its name: no rtdetr-resnet50l
+    assert not any(("seg" in n or "pose" in n or "cls" in n or "resnet50l" in n) for n in names)
 
 
-def test_family__a_local_yaml_builds(tmp_path):
-    local = tmp_path / "my-yolov8n.yaml"
-    shutil.copy(ultralytics_.builtin_yamls()["yolov8n.yaml"], local)
+def test_list_models__the_family_lists_rtdetr(capsys):
+    assert main(["list-models", "--family", "ultralytics", "--filter", "rtdetr-"]) == 0
+    out = capsys.readouterr().out
+    assert "ultralytics/rtdetr-l.yaml" in out and "ultralytics/rtdetr-resnet50.yaml" in out
+
+
+@pytest.mark.parametrize(("yaml_name", "dim"), [("yolov8n.yaml", 256), ("rtdetr-l.yaml", 2048)])
+def test_family__a_local_yaml_builds(yaml_name, dim, tmp_path):
+    local = tmp_path / f"my-{yaml_name}"
+    shutil.copy(ultralytics_.builtin_yamls()[yaml_name], local)
     assert check_model_name(f"ultralytics:{local}") == f"ultralytics:{local}"
     b = create_backbone(f"ultralytics:{local}")
-    assert b.meta.name == f"ultralytics:{local}" and b.feature_dim == 256
+    assert b.meta.name == f"ultralytics:{local}" and b.feature_dim == dim
 
 
 @pytest.mark.parametrize(("name", "message"), [

@@ -30,5 +30,5 @@ class ExportConfig(Config):
     format: Literal["torchvision", "timm", "safetensors", "onnx", "hf", "ultralytics"] = Field(
         "safetensors", description="torchvision/timm: state dict for the plain constructor; hf: a text run's "
         "save_pretrained folder with its tokenizer (transformers' Auto* classes load it); ultralytics: a .pt "
-        "that ultralytics.YOLO() loads and trains from (runs of ultralytics/<model>.yaml)")
+        "that ultralytics.YOLO() (RTDETR() for an RT-DETR yaml) loads and trains from (runs of ultralytics/<model>.yaml)")
     out: Path = Field(description="output file (a folder for hf)")

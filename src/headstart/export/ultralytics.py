@@ -1,11 +1,12 @@
-"""`export --format ultralytics`: a `.pt` that `ultralytics.YOLO(path)` loads and trains from.
+"""`export --format ultralytics`: a `.pt` that `ultralytics.YOLO(path)` / `RTDETR(path)` loads and trains from.
 
 The file is an Ultralytics checkpoint as its own `strip_optimizer` writes one (a dict whose
-"model" is the pickled `DetectionModel`, with "train_args", "date", "version", ...), kept in
-float32 so the weights are the run's bit for bit: the backbone's layers from the run, the neck and
-head freshly initialised from the yaml (seeded, so a run always exports the same weights).
-`YOLO(path).train(data=...)` rebuilds the detector for the data's classes and takes every tensor
-whose shape fits, i.e. all but the class outputs.
+"model" is the pickled `DetectionModel`, or `RTDETRDetectionModel` for an RT-DETR yaml, with
+"train_args", "date", "version", ...), kept in float32 so the weights are the run's bit for bit: the
+backbone's layers from the run, the neck and head freshly initialised from the yaml (seeded, so a run
+always exports the same weights). `YOLO(path).train(data=...)` (`RTDETR(path).train(...)`, whose
+`RTDETRTrainer` builds an `RTDETRDetectionModel`) rebuilds the detector for the data's classes and takes
+every tensor whose shape fits, i.e. all but the class outputs.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def save_ultralytics(backbone: Backbone, out: Path, *, source: str, seed: int = 
     """Write the detector of `backbone`'s yaml with its backbone's weights to `out` (a `.pt`).
 
     Args:
-        backbone: an `ultralytics/<model>.yaml` backbone (from a run).
+        backbone: an `ultralytics/<model>.yaml` backbone (from a run), YOLO or RT-DETR.
         out: the file to write; Ultralytics reads only `.pt`.
         source: what the weights came from (the run folder), kept in the file's "headstart" entry.
         seed: draws the fresh neck and head (in a forked RNG: the caller's is left as it was).

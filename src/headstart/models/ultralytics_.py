@@ -1,15 +1,18 @@
-"""Adapter for `ultralytics/<model>.yaml`: the backbone of a YOLO detector, built from its yaml.
+"""Adapter for `ultralytics/<model>.yaml`: the backbone of a YOLO or RT-DETR detector, built from its yaml.
 
 Ultralytics is AGPL-3.0, so it is an optional extra (`pip install "headstart[yolo]"`), imported
 only once such a model is built; the core stays Apache-2.0. Nothing is downloaded: the model is
-built from the yaml that ships with the package (`yolov8n.yaml`, `yolo11n.yaml`, ...) or from a
-local one (`ultralytics:./my-yolo.yaml`), and `YOLO_OFFLINE` is set unless the user set it.
+built from the yaml that ships with the package (`yolov8n.yaml`, `yolo11n.yaml`, `rtdetr-l.yaml`,
+...) or from a local one (`ultralytics:./my-yolo.yaml`), and `YOLO_OFFLINE` is set unless the user set it.
+The yaml's last head picks the Ultralytics class: `DetectionModel` for `Detect`, `RTDETRDetectionModel`
+for RT-DETR's transformer decoder (`rtdetr-l.yaml`, `rtdetr-resnet50.yaml`, `yolov8n-rtdetr.yaml`).
 
-The backbone is the yaml's `backbone:` layers (up to SPPF / C2PSA / SPPELAN) with Ultralytics'
-own numbering, so its `0.conv.weight` is the detector's `model.0.conv.weight` and an export puts
-them back by name (`export/ultralytics.py`). Its layer groups are the stages between
+The backbone is the yaml's `backbone:` layers (up to SPPF / C2PSA / SPPELAN, RT-DETR's last HGBlock or
+ResNetLayer) with Ultralytics' own numbering, so its `0.conv.weight` is the detector's `model.0.conv.weight`
+and an export puts them back by name (`export/ultralytics.py`). Its layer groups are the stages between
 downsamplings; the last map of each is what `adapt/heads/features.py` picks for dense heads
-(P3/P4/P5, strides 8/16/32). Input: RGB in [0, 1], no mean/std (Ultralytics' own policy).
+(P3/P4/P5, strides 8/16/32: the very maps the yaml's own neck takes). Input: RGB in [0, 1], no mean/std
+(Ultralytics' own policy).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from headstart.errors import HeadstartError, did_you_mean
 from headstart.models.backbone import Backbone, BackboneMeta
 
 INSTALL = 'pip install "headstart[yolo]" (Ultralytics, AGPL-3.0)'
-DETECT_HEADS = ("Detect", "v10Detect")  # yamls whose DetectionModel ends in a plain box head
+# the last head of a detection yaml -> the Ultralytics class that builds (and trains) the detector
+DETECT_HEADS = {"Detect": "DetectionModel", "v10Detect": "DetectionModel",
+                "RTDETRDecoder": "RTDETRDetectionModel"}
 PROBE_SIZE = 64  # side of the zero image that finds the stages and the feature width
 
 
@@ -108,15 +113,16 @@ def require() -> None:
 
 @functools.cache
 def builtin_yamls() -> dict[str, Path]:
-    """Detection models of the installed Ultralytics by the names its `YOLO()` takes: each scale of
-    a yaml is a name (`yolov8.yaml` -> `yolov8n.yaml` ... `yolov8x.yaml`)."""
+    """Detection models of the installed Ultralytics by the names its `YOLO()` / `RTDETR()` take: each
+    scale of a yaml is a name (`yolov8.yaml` -> `yolov8n.yaml` ... `yolov8x.yaml`); a yaml of one scale
+    keeps its own name (`rtdetr-l.yaml`, `rtdetr-resnet50.yaml`)."""
     names = {}
     for path in sorted((package_dir() / "cfg" / "models").rglob("*.yaml")):
         spec = _read(path)
         if not _is_detector(spec):
             continue
         scales = spec.get("scales") or {}
-        if scales and not re.search(r"\d[a-z]", path.stem):  # yolov10n.yaml holds its scale already
+        if len(scales) > 1 and not re.search(r"\d[a-z]", path.stem):  # yolov10n.yaml holds its scale already
             for scale in scales:
                 names[re.sub(r"(\d+)(-.*)?$", rf"\g<1>{scale}\g<2>", path.stem) + path.suffix] = path
         else:
@@ -138,7 +144,7 @@ def _is_detector(spec: dict) -> bool:
     if not (isinstance(backbone, list) and isinstance(head, list) and backbone and head):
         return False
     sequential = all(isinstance(layer, list) and layer[0] == -1 for layer in backbone)
-    return sequential and head[-1][2] in DETECT_HEADS
+    return sequential and isinstance(head[-1], list) and len(head[-1]) > 2 and head[-1][2] in DETECT_HEADS
 
 
 def _is_path(model: str) -> bool:
@@ -151,8 +157,8 @@ def _check_yaml_file(path: Path) -> None:
                              fix="pass an existing Ultralytics detection .yaml")
     if not _is_detector(_read(path)):
         raise HeadstartError(f"{path} is not an Ultralytics detection yaml with a sequential backbone",
-                             fix="pass a yaml whose head ends in Detect and whose backbone layers all "
-                             "take the previous layer (from: -1)")
+                             fix="pass a yaml whose head ends in Detect or RTDETRDecoder and whose backbone "
+                             "layers all take the previous layer (from: -1)")
 
 
 def import_ultralytics(module: str = "ultralytics.nn.tasks") -> ModuleType:
@@ -174,10 +180,15 @@ def import_ultralytics(module: str = "ultralytics.nn.tasks") -> ModuleType:
 
 
 def detection_model(model: str, *, nc: int | None = None) -> nn.Module:
-    """The full Ultralytics `DetectionModel` of `model` (a name from `builtin_yamls` or a yaml path),
-    freshly initialised."""
+    """The full Ultralytics detector of `model` (a name from `builtin_yamls` or a yaml path), freshly
+    initialised: a `DetectionModel`, or an `RTDETRDetectionModel` for a yaml ending in RT-DETR's decoder."""
     tasks = import_ultralytics()
-    return tasks.DetectionModel(model, ch=3, nc=nc, verbose=False)  # Ultralytics finds the yaml of a name
+    spec = tasks.yaml_model_load(model)  # Ultralytics finds the yaml of a name and reads its scale from it
+    scales = spec.get("scales") or {}
+    if not spec.get("scale") and len(scales) == 1:  # rtdetr-l.yaml: its one scale, and no warning
+        spec["scale"] = next(iter(scales))
+    detector = getattr(tasks, DETECT_HEADS[spec["head"][-1][2]])
+    return detector(spec, ch=3, nc=nc, verbose=False)
 
 
 def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
