@@ -2,9 +2,10 @@
 
 A record is one fine-tuning cell: {start, strategy, budget, seed, labels, accuracy (test),
 val_accuracy, seconds, ...}; a detection or segmentation cell names its score in `metric` ("map",
-"miou") and carries it and `val_<metric>` instead of the accuracies (`score`, `val_score`). Cells of the same budget and seed train on the same labeled subset
-(and validate on the same held-out part of it), so the gain of a start over from-scratch training is
-a paired difference per seed (`eval.stats.paired_difference`).
+"miou") and carries it and `val_<metric>` instead of the accuracies (`score`, `val_score`). Cells
+of the same budget and seed train on the same labeled subset (and validate on the same held-out part
+of it), so the gain of a start over from-scratch training is a paired difference per seed
+(`eval.stats.paired_difference`).
 
 What the answer may claim:
 - a gain or a loss only when its paired 95% interval excludes zero; with one seed there is no

@@ -7,8 +7,8 @@
 - `safetensors`: the backbone's tensors (any model, built-ins included).
 - `onnx`: the backbone with its input normalization, float images in [0, 1] -> features.
 - `hf`: a text run's `save_pretrained` folder (model + tokenizer, `export/hf.py`).
-- `ultralytics`: a `.pt` that `ultralytics.YOLO(path)` (`RTDETR(path)` for an RT-DETR yaml) trains from: the run's backbone in its
-  detector, neck and head fresh from the yaml (`export/ultralytics.py`).
+- `ultralytics`: a `.pt` that `ultralytics.YOLO(path)` (`RTDETR(path)` for an RT-DETR yaml) trains
+  from: the run's backbone in its detector, neck and head fresh from the yaml (`export/ultralytics.py`).
 """
 
 from __future__ import annotations
