@@ -1,13 +1,16 @@
 """Head start in mAP and mIoU: `headstart study --task detect` and `--task segment` on scenes of real
 Fashion-MNIST items, from scratch vs a headstart pretraining run vs ImageNet EfficientNet-Lite0.
 
-Scenes are composed by `headstart.data.dense.scenes` (1-3 items, varying scale, bounded overlap;
-exact boxes and masks): unlabeled scenes for pretraining from the first 30,000 training images, the
+Scenes are composed by `headstart.data.dense.scenes` (1-3 items, varying scale, bounded overlap,
+on a textured background with 0-3 unlabeled fragments of other items as clutter; exact boxes and
+masks): unlabeled scenes for pretraining from the first 30,000 training images, the
 labeled pool (training + validation scenes) from the other 30,000, the test scenes from the test
 images, so no item is seen twice across the three. They are written once as a YOLO folder and an
 images/ + masks/ folder with train/val/test splits; one pretraining run (resnet-mini) serves both
 studies; each study fine-tunes `linear` and `full` from every start at each budget and seed
-(the same labeled subset per budget and seed for every start: the gains are paired).
+(the same labeled subset per budget and seed for every start: the gains are paired). Forgetting:
+every cell's backbone is scored by kNN on Fashion-MNIST (the pretraining scenes' items) before and
+after fine-tuning.
 
     python bench/dense_gain.py --out /tmp/dense-gain                       # the README's table
     python bench/dense_gain.py --out /tmp/dg --unlabeled 2000 --pretrain-steps 100 --seeds 1 --steps 30
@@ -42,7 +45,8 @@ def make_data(root: Path, args: argparse.Namespace) -> tuple[Path, Path, Path]:
         return unlabeled, yolo, masks
     train, test = open_idx("fashion-mnist", "train"), open_idx("fashion-mnist", "test")
     items, labels = train.images[:, 0].numpy(), train.labels
-    common = {"size": args.size, "objects": (1, 3), "scale": (0.6, 1.0)}
+    common = {"size": args.size, "objects": (1, 3), "scale": (0.6, 1.0), "background": args.background,
+              "clutter": tuple(args.clutter)}
     half = len(items) // 2
     pool = compose_scenes(items[:half], labels[:half], count=args.unlabeled, seed=1, **common)
     unlabeled.mkdir(parents=True, exist_ok=True)
@@ -72,6 +76,19 @@ def images_per_second(study: Path) -> dict[str, float]:
     return {k: round(float(np.median(v)), 1) for k, v in rates.items() if v}
 
 
+def forgetting_drops(study: Path) -> dict[str, dict[str, float]]:
+    """kNN accuracy on Fashion-MNIST before/after fine-tuning per start/strategy, mean over cells."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for cell in json.loads((study / "results.json").read_text())["cells"]:
+        f = json.loads((Path(cell["run"]) / "results.json").read_text()).get("forgetting") or {}
+        if "before" in f:
+            out.setdefault(f"{cell['start']}/{cell['strategy']}", []).append((f["before"], f["after"]))
+    return {k: {"before": round(100 * float(np.mean([b for b, _ in v])), 1),
+                "after": round(100 * float(np.mean([a for _, a in v])), 1),
+                "drop": round(100 * float(np.mean([b - a for b, a in v])), 1), "cells": len(v)}
+            for k, v in out.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
@@ -85,7 +102,10 @@ def main() -> None:
     p.add_argument("--budgets", nargs="+", default=["100", "1000"])
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps a cell")
     p.add_argument("--batch-size", type=int, default=16, help="fine-tuning batch")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--background", default="texture", choices=["texture", "black"])
+    p.add_argument("--clutter", type=int, nargs=2, default=[0, 3], metavar=("MIN", "MAX"),
+                   help="unlabeled item fragments a scene")
     p.add_argument("--tasks", nargs="+", default=["detect", "segment"], choices=["detect", "segment"])
     p.add_argument("--no-baseline", action="store_true", help="skip the ImageNet Lite0 cells")
     args = p.parse_args()
@@ -100,12 +120,13 @@ def main() -> None:
     for task in args.tasks:
         result = headstart.study(data=str(unlabeled), labeled=str(yolo if task == "detect" else masks), task=task,
                                  from_=str(pre), budgets=args.budgets, seeds=args.seeds, strategies=["linear", "full"],
-                                 finetune_steps=args.steps, finetune_args={"batch_size": args.batch_size},
+                                 finetune_steps=args.steps, finetune_args={"batch_size": args.batch_size, "forgetting_data": "fashion-mnist"},
                                  image_size=args.size,
                                  out=args.out / task, resume=True, **baseline)
         results = json.loads((result.run / "results.json").read_text())
         figures[task] = {"metric": results["metric"], "answer": results["answer"], "curves": results["curves"],
-                         "gains": results["gains"], "images_per_second": images_per_second(result.run)}
+                         "gains": results["gains"], "images_per_second": images_per_second(result.run),
+                         "forgetting": forgetting_drops(result.run)}
         print(f"\n{task}: test {results['metric']}, mean ± 95% CI over {args.seeds} seeds")
         for name, pts in results["curves"].items():
             print(f"  {name:22s}" + "".join(f"  {p['budget']:>5}: {format_point(p):>16}" for p in pts))
@@ -113,6 +134,7 @@ def main() -> None:
             ci = "" if g["low"] is None else f" ({100 * g['low']:+.1f} to {100 * g['high']:+.1f})"
             print(f"  {g['curve']:>22} - {g['baseline']} at {g['budget']}: {100 * g['gain']:+.1f}{ci}")
         print(f"  images/s: {figures[task]['images_per_second']}")
+        print(f"  Fashion-MNIST kNN before -> after (%): {figures[task]['forgetting']}")
         (args.out / "figures.json").write_text(json.dumps(figures, indent=1))
 
 

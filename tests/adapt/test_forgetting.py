@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from headstart.eval.forgetting import forgetting, forgetting_sets
@@ -23,6 +24,27 @@ def test_forgetting_sets__folder_without_test_split_is_halved(fmnist_folder):
     bank, query = forgetting_sets(str(fmnist_folder))
     assert len(bank) == len(query) == 160
     assert not set(bank.paths) & set(query.paths)
+
+
+def test_forgetting_sets__unlabeled_folder_refused_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from headstart.data import folder
+    from headstart.errors import HeadstartError
+
+    for i in range(5):
+        Image.fromarray(np.full((32, 32), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    decoded = []
+    monkeypatch.setattr(folder, "_decode_all", lambda *a, **k: decoded.append(a) or pytest.fail("decoded"))
+    with pytest.raises(HeadstartError, match="has no labels"):
+        forgetting_sets(str(tmp_path))
+    assert not decoded
+
+
+def test_forgetting_sets__folder_decodes_only_the_samples(fmnist_folder):
+    bank, query = forgetting_sets(str(fmnist_folder), bank_size=40, query_size=20)
+    assert bank.images is None and len(bank) == 40 and len(query) == 20  # indexed; decoded when read
+    assert bank[0][0].shape[-1] == query[0][0].shape[-1]
 
 
 def test_forgetting__same_backbone_drops_nothing_random_one_drops(pretrained_run, fmnist_folder):

@@ -156,7 +156,10 @@ def measure_forgetting(
         (log.warning if warn else log.info)("kNN forgetting not measured: %s", err)
         return {"skipped": str(err), "data": cfg.forgetting_data}
     model.cpu()
-    before, after = copy_backbone(model, start), copy_backbone(model, tuned)
+    before = copy_backbone(model, start)
+    unchanged = start.keys() == tuned.keys() and all(
+        torch.equal(start[k], tuned[k].to(start[k].device)) for k in start)
+    after = before if unchanged else copy_backbone(model, tuned)  # a frozen backbone: one kNN, drop 0
     blended = model.backbone if cfg.blend is not None else None
     out = forgetting(
         before,

@@ -36,9 +36,13 @@ def forgetting_sets(
     opener: Callable[[str, str], Any] | None = None,
 ) -> tuple[ImageSet, ImageSet]:
     """(bank, query) from a labeled data set: stratified, seeded samples of its train and test splits.
-    `opener(spec, split)` opens another kind of set (a `TextSet`); default: images."""
+    `opener(spec, split)` opens another kind of set (a `TextSet`); default: images, indexed without
+    decoding (memory budget 0), so only the sampled bank and queries are decoded, and a folder with
+    no labels is refused before any image of it is read."""
     def open_split(split: str):
-        return opener(spec, split) if opener is not None else open_data(spec, split=split, load_size=load_size)
+        if opener is not None:
+            return opener(spec, split)
+        return open_data(spec, split=split, load_size=load_size, memory_budget=0)
 
     train = open_split("train")
     if len(train) == 0 or not train.has_labels:
@@ -110,7 +114,7 @@ def forgetting(
     score = {"image_size": image_size, "k": k, "device": device}
     out = {"k": k, "bank": len(bank), "query": len(query)}
     out["before"] = knn_score(before, bank, query, **score)
-    out["after"] = knn_score(after, bank, query, **score)
+    out["after"] = out["before"] if after is before else knn_score(after, bank, query, **score)
     out["drop"] = out["before"] - out["after"]
     if blended is not None:
         out["blended"] = knn_score(blended, bank, query, **score)

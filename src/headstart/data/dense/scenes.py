@@ -2,11 +2,19 @@
 
 A legitimate synthetic-from-real task for tests, the demo and benchmarks: every pixel of an
 object is a real Fashion-MNIST pixel; only the layout is drawn. Each scene places 1-3 items,
-each resized by a random factor, at random positions on a dark canvas (overlapping others by at
-most `max_iou`). An item's box is the tight box of its nonzero pixels; its mask is its pixels
-above `MASK_THRESHOLD`, labelled class + 1 (0 = background), later items on top.
+each resized by a random factor, at random positions (overlapping others by at most `max_iou`,
+and never hiding more than `MAX_HIDDEN` of an earlier item's mask), later items on top. An item's
+box is the tight box of its pixels; its mask is its visible pixels above `MASK_THRESHOLD`,
+labelled class + 1 in the label map (0 = background).
+
+The canvas is black, or (`background="texture"`) a seeded texture: smooth shading, one or two
+oriented gratings and grain, at most `TEXTURE_MAX` bright. `clutter=(lo, hi)` first scatters that
+many fragments of other real items (a crop of 30-60% of an item's side, any scale, rotated by
+a multiple of 90 degrees): things that look like parts of objects but are neither boxes nor
+mask pixels, as clutter in photos is.
 
     scenes = compose_scenes(images, labels, count=200, size=96, seed=0)
+    hard = compose_scenes(images, labels, count=200, background="texture", clutter=(1, 3), seed=0)
     write_yolo(root, {"train": scenes[:160], "val": scenes[160:]}, names)
 """
 
@@ -20,6 +28,8 @@ import numpy as np
 from PIL import Image
 
 MASK_THRESHOLD = 32
+MAX_HIDDEN = 0.4   # of an earlier item's mask a later item may cover
+TEXTURE_MAX = 110  # brightest background pixel (items reach 255)
 
 
 @dataclass
@@ -45,13 +55,19 @@ def _iou(a: list[int], b: list[int]) -> float:
 
 def compose_scenes(images: np.ndarray, labels: np.ndarray, *, count: int, size: int = 96,
                    objects: tuple[int, int] = (1, 3), scale: tuple[float, float] = (0.8, 1.5),
-                   max_iou: float = 0.2, seed: int = 0) -> list[Scene]:
-    """`count` scenes of `size` x `size` from `images` uint8 `(N, h, w)` with class ids `labels`."""
+                   max_iou: float = 0.2, background: str = "black", clutter: tuple[int, int] = (0, 0),
+                   seed: int = 0) -> list[Scene]:
+    """`count` scenes of `size` x `size` from `images` uint8 `(N, h, w)` with class ids `labels`;
+    `background` "black" or "texture", `clutter` the (min, max) unlabeled fragments a scene."""
+    if background not in ("black", "texture"):
+        raise ValueError(f"background must be 'black' or 'texture', got {background!r}")
     rng = np.random.default_rng(seed)
     scenes = []
     for _ in range(count):
-        canvas = np.zeros((size, size), dtype=np.uint8)
-        boxes, classes, masks = [], [], []
+        canvas = texture(size, rng) if background == "texture" else np.zeros((size, size), dtype=np.uint8)
+        for _ in range(int(rng.integers(clutter[0], clutter[1] + 1))):
+            _scatter_fragment(canvas, images[int(rng.integers(len(images)))], scale, rng)
+        boxes, classes, masks, areas = [], [], [], []
         for _ in range(int(rng.integers(objects[0], objects[1] + 1))):
             i = int(rng.integers(len(images)))
             side = round(images.shape[-1] * rng.uniform(*scale))
@@ -62,19 +78,57 @@ def compose_scenes(images: np.ndarray, labels: np.ndarray, *, count: int, size: 
             for _try in range(20):
                 x, y = (int(v) for v in rng.integers(0, size - side + 1, size=2))
                 box = [x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1]
-                if all(_iou(box, b) <= max_iou for b in boxes):
+                mask = np.zeros((size, size), dtype=bool)
+                mask[y:y + side, x:x + side] = item > MASK_THRESHOLD
+                if all(_iou(box, b) <= max_iou for b in boxes) and all(
+                        (m & ~mask).sum() >= (1 - MAX_HIDDEN) * a for m, a in zip(masks, areas, strict=True)):
                     break
             else:
                 continue
             region = canvas[y:y + side, x:x + side]
-            np.maximum(region, item, out=region)
-            mask = np.zeros((size, size), dtype=bool)
-            mask[y:y + side, x:x + side] = item > MASK_THRESHOLD
+            on = item > MASK_THRESHOLD
+            region[on] = item[on]                      # the item on top of what is there
+            np.maximum(region, item, out=region)       # its faint edge pixels blend
+            for m in masks:
+                m &= ~mask
             boxes.append(box)
             classes.append(int(labels[i]))
             masks.append(mask)
+            areas.append(int(mask.sum()))
         scenes.append(Scene(canvas, boxes, classes, masks))
     return scenes
+
+
+def texture(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uint8 `(size, size)` background: smooth shading + one or two oriented sinusoidal gratings +
+    grain, scaled to at most `TEXTURE_MAX`."""
+    coarse = rng.uniform(0, 1, (int(rng.integers(3, 7)),) * 2).astype(np.float32)
+    shade = np.asarray(Image.fromarray(coarse, mode="F").resize((size, size), Image.BICUBIC))
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    out = shade * rng.uniform(0.3, 1.0)
+    for _ in range(int(rng.integers(1, 3))):
+        angle, cycles = rng.uniform(0, np.pi), rng.uniform(2, 10)
+        phase = 2 * np.pi * cycles * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 2 * np.pi)
+        out += rng.uniform(0.1, 0.5) * (0.5 + 0.5 * np.sin(phase))
+    out += rng.uniform(0, 0.15) * rng.uniform(0, 1, (size, size))
+    out = (out - out.min()) / max(float(out.max() - out.min()), 1e-6)
+    return (out * rng.uniform(0.4, 1.0) * TEXTURE_MAX).astype(np.uint8)
+
+
+def _scatter_fragment(canvas: np.ndarray, item: np.ndarray, scale: tuple[float, float],
+                      rng: np.random.Generator) -> None:
+    """Paste a random crop of `item` (30-60% of its side, rotated by k * 90 degrees, resized like an
+    item) at a random place of `canvas`, in place; it belongs to no box and no mask."""
+    h, w = item.shape
+    ch, cw = (max(2, round(n * rng.uniform(0.3, 0.6))) for n in (h, w))
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    piece = np.rot90(item[y0:y0 + ch, x0:x0 + cw], int(rng.integers(4)))
+    f = rng.uniform(*scale)
+    ph, pw = (min(max(2, round(n * f)), canvas.shape[0]) for n in piece.shape)
+    piece = np.asarray(Image.fromarray(np.ascontiguousarray(piece)).resize((pw, ph), Image.BILINEAR))
+    y, x = int(rng.integers(0, canvas.shape[0] - ph + 1)), int(rng.integers(0, canvas.shape[1] - pw + 1))
+    region = canvas[y:y + ph, x:x + pw]
+    np.maximum(region, piece, out=region)
 
 
 def write_yolo(root: Path, splits: dict[str, list[Scene]], names: list[str]) -> Path:
