@@ -3,6 +3,7 @@ the merge gives plain Linear layers computing what the adapted 4-bit model compu
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -70,3 +71,36 @@ def test_quantize_blocks__a_net_without_transformer_blocks_is_one_line():
 
     with pytest.raises(HeadstartError, match="found no Linear layer in the transformer blocks"):
         quantize_blocks(create_backbone("headstart/resnet-mini"))
+
+
+@pytest.mark.parametrize("name", ["lora", "qlora"])
+def test_lora_tokens__answer_rows_train_tied_to_the_head_and_merge_into_the_embedding(name):
+    model = tiny_lm()
+    emb = model.backbone.module.get_input_embeddings().weight
+    start = emb.detach().clone()
+    rows = (7, 11, 13)
+    strategy = strategy_class(name)(CFG)
+    strategy.prepare(model, Context(CFG, None, None, 0, token_ids=rows))
+    trainable = count_params(model)[0]
+    plain = tiny_lm()
+    strategy_class(name)(CFG.model_copy(update={"lora_tokens": "none"})).prepare(plain, Context(CFG, None, None, 0,
+                                                                                            token_ids=rows))
+    assert trainable - count_params(plain)[0] == len(rows) * emb.shape[1]  # the rows' numbers, once
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    x = ids()
+    for _ in range(3):  # push the answer tokens' logits up: only the output side can
+        loss = -model(x)[..., list(rows)].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        adapted = model(x)
+    strategy.finish(model)
+    assert type(model.head) is nn.Linear and model.head.weight is model.backbone.module.get_input_embeddings().weight
+    merged_emb = model.head.weight.detach()
+    changed = (merged_emb - start).abs().sum(1).nonzero().flatten().tolist()
+    assert changed == list(rows)  # those rows moved, no other
+    with torch.no_grad():
+        merged = model(x)
+    assert (merged - adapted).abs().max().item() < (5e-3 if name == "qlora" else 1e-5)

@@ -47,6 +47,9 @@ class FinetuneConfig(TrainerOptions):
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
     lora_plus_ratio: float = Field(1.0, gt=0, description="LoRA+: the B matrices' LR is this x the A "
                                    "matrices' (16 in Hayou et al. 2024); 1: plain LoRA")
+    lora_tokens: Literal["answers", "none"] = Field(
+        "answers", description="--task instruct / align with lora or qlora: also train the embedding rows of "
+        "the tokens the training answers use (input and tied output; PEFT trainable tokens); none: adapters only")
     lora_targets: list[str] = Field(
         ["auto"],
         description="LoRA module names or suffixes; auto: ViT qkv/proj/fc1/fc2, "

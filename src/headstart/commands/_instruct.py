@@ -116,9 +116,10 @@ def resolve(cfg, train: InstructSet, *, lr_factor: float = 1.0):
         "precision": resolve_precision(cfg.precision, cfg.accelerator)})
 
 
-def build_strategy(cfg, model: CausalLM) -> Strategy:
+def build_strategy(cfg, model: CausalLM, train: InstructSet) -> Strategy:
+    """The prepared strategy; it sees the token ids the training answers use (`lora` trains their rows)."""
     strategy = strategy_class(cfg.strategy)(cfg)
-    strategy.prepare(model, Context(cfg, None, None, 0, resumed=cfg.resume))
+    strategy.prepare(model, Context(cfg, None, None, 0, resumed=cfg.resume, token_ids=train.answer_tokens()))
     return strategy
 
 

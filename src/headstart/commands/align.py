@@ -69,7 +69,7 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         cfg = lm.resolve(cfg.model_copy(update={"model": model.backbone.meta.name}), train, lr_factor=DPO_LR_FACTOR)
         rundir.save_config(to_yaml(cfg.model_copy(update={"resume": False})))
         start_state = {k: v.detach().clone() for k, v in model.backbone.module.state_dict().items()}
-        strategy = lm.build_strategy(cfg, model)
+        strategy = lm.build_strategy(cfg, model, train)
         module = PreferenceModule(model, strategy, settings(cfg), plan(cfg), reference=reference)
         tokens_per_s = lm.fit(cfg, module, train, rundir)
         val = EvalSets.of([chosen_chat(p) for p in val_ex], tokenizer, seq_len=cfg.seq_len,

@@ -46,7 +46,7 @@ def run(cfg: FinetuneConfig) -> lm.LMResult:
                                                 "model": model.backbone.meta.name, "image_size": 0}), train)
         rundir.save_config(to_yaml(cfg.model_copy(update={"resume": False})))
         start_state = {k: v.detach().clone() for k, v in model.backbone.module.state_dict().items()}
-        strategy = lm.build_strategy(cfg, model)
+        strategy = lm.build_strategy(cfg, model, train)
         module = InstructModule(model, strategy, settings(cfg), plan(cfg))
         tokens_per_s = lm.fit(cfg, module, train, rundir)
         test = (EvalSets(cfg.data, tokenizer, split="test", seq_len=cfg.seq_len)

@@ -41,6 +41,9 @@ class AlignConfig(TrainerOptions):
     lora_alpha: float | Auto = Field("auto", description="LoRA alpha; auto: 2 x rank")
     lora_plus_ratio: float = Field(1.0, gt=0, description="LoRA+: the B matrices' LR is this x the A "
                                    "matrices' (16 in Hayou et al. 2024); 1: plain LoRA")
+    lora_tokens: Literal["answers", "none"] = Field(
+        "answers", description="--task instruct / align with lora or qlora: also train the embedding rows of "
+        "the tokens the training answers use (input and tied output; PEFT trainable tokens); none: adapters only")
     lora_targets: list[str] = Field(["auto"], description="LoRA module names or suffixes; auto: every "
                                     "attention and MLP projection of each block")
     freeze_blocks: int | None = Field(None, ge=0, description="--strategy freeze: first K layer groups frozen")

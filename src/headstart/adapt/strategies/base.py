@@ -33,6 +33,7 @@ class Context:
     val: ImageSet  # the held-out validation split
     image_size: int
     resumed: bool = False  # weights will come from a checkpoint: skip one-off initialisation
+    token_ids: tuple[int, ...] = ()  # a language model's training answers' tokens (lora trains their rows)
 
 
 class Strategy:

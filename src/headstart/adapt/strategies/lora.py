@@ -14,8 +14,14 @@ Zhao et al. 2023, "Tuning LayerNorm in Attention", arXiv:2312.11420). Without th
 decoder with tied embeddings cannot sharpen its output: its logits are the final RMSNorm's output
 times the frozen embeddings, so their scale is fixed by a frozen norm weight; on gpt-mini's
 instruction task, LoRA's training loss stalled at 3.1 nats with the right argmax at 5% probability
-while full fine-tuning reached 0.34 (bench/instruct.py). BatchNorm layers keep their weights. After
-training the adapters are merged (`merge_and_unload`), so the exported weights are plain.
+while full fine-tuning reached 0.34 (bench/instruct.py). BatchNorm layers keep their weights.
+
+A causal LM (instruction tuning, alignment) also trains, by default (`--lora-tokens answers`), the
+embedding rows of the tokens its training answers use: PEFT's trainable tokens, the output head
+tied to them (its rows are the same tensor), so the answers' output vectors move as full
+fine-tuning moves them, for a few thousand numbers (a small model ties a quarter of its weights
+in that matrix, out of LoRA's reach). After training the adapters and rows are merged
+(`merge_and_unload`), so the exported weights are plain and still tied.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone
 
 log = logging.getLogger("headstart")
+MAX_TOKEN_ROWS = 512  # answers using more distinct tokens (free text) train adapters only
 VIT_TARGET = re.compile(r"(^|\.)blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))$")
 # text transformers: BERT's attention query/key/value/output; Llama's attention and MLP projections
 TEXT_TARGET = re.compile(r"(^|\.)layers?\.\d+\.(attention\.(self\.(query|key|value)|output\.dense)"
@@ -48,11 +55,15 @@ class LoRA(Strategy):
         from peft import LoraConfig, get_peft_model  # a dependency, imported here for start-up time
         targets = target_modules(model.backbone, self.cfg.lora_targets)
         alpha = self.cfg.lora_alpha if self.cfg.lora_alpha != "auto" else 2 * self.cfg.lora_rank
-        config = LoraConfig(r=self.cfg.lora_rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0)
+        tokens = token_rows(model, ctx.token_ids) if getattr(self.cfg, "lora_tokens", "none") == "answers" else {}
+        config = LoraConfig(r=self.cfg.lora_rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0,
+                            trainable_token_indices=tokens or None)
         model.backbone.module = get_peft_model(model.backbone.module, config)
+        if tokens:
+            tie_head_rows(model, tokens)
         norms = train_norms(model.backbone.module)
-        log.info("LoRA r=%d alpha=%s on %d modules, %d norm layers trained", self.cfg.lora_rank, alpha,
-                 len(targets), norms)
+        log.info("LoRA r=%d alpha=%s on %d modules, %d norm layers trained%s", self.cfg.lora_rank, alpha,
+                 len(targets), norms, f", {len(ctx.token_ids)} answer-token rows" if tokens else "")
 
     def lr_multipliers(self, model: Classifier) -> dict[int, float]:
         """LoRA+ (Hayou et al. 2024, arXiv:2402.12354): the B matrices learn `--lora-plus-ratio` times faster
@@ -65,6 +76,7 @@ class LoRA(Strategy):
 
     def finish(self, model: Classifier) -> None:
         merge(model.backbone)
+        unwrap_head(model)
 
 
 def quiet_peft() -> None:
@@ -93,6 +105,48 @@ def merge(backbone: Backbone) -> None:
     """Fold the adapters into the base weights and drop the peft wrapper (a no-op when unwrapped)."""
     if hasattr(backbone.module, "merge_and_unload"):
         backbone.module = backbone.module.merge_and_unload()
+
+
+def token_rows(model: nn.Module, ids: tuple[int, ...]) -> dict[str, list[int]]:
+    """PEFT's `trainable_token_indices` for `ids` in the input embedding of `model.backbone.module`:
+    `{embedding's name: ids}`; empty without ids, for answers of more than `MAX_TOKEN_ROWS` distinct
+    tokens (free text: nearly the whole matrix), or when the output head is not tied to that embedding
+    (PEFT can hold rows of one matrix shared by both; an untied head keeps LoRA's reach)."""
+    module, head = model.backbone.module, getattr(model, "head", None)
+    embedding = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    if not ids or embedding is None or getattr(head, "weight", None) is not embedding.weight:
+        return {}
+    if len(set(ids)) > MAX_TOKEN_ROWS:
+        log.info("LoRA: the answers use %d distinct tokens (> %d): no embedding rows trained", len(set(ids)),
+                 MAX_TOKEN_ROWS)
+        return {}
+    name = next(n for n, m in module.named_modules() if m is embedding)
+    return {name: sorted(set(ids))}
+
+
+def tie_head_rows(model: nn.Module, tokens: dict[str, list[int]]) -> None:
+    """Route the tied output head through the embedding's trainable rows (PEFT's tied trainable tokens)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    wrapper = model.backbone.module.base_model.model.get_submodule(next(iter(tokens)))
+    model.head = TrainableTokensLayer(model.head, "default", tied_adapter=wrapper.token_adapter)
+
+
+def merge_token_rows(module: nn.Module) -> None:
+    """Fold trainable token rows into their embedding and drop PEFT's wrapper (what `merge_and_unload`
+    does for them, for a model it did not unload: qlora's)."""
+    for name, m in list(module.named_modules()):
+        if type(m).__name__ == "TrainableTokensWrapper":
+            m.token_adapter.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(module.get_submodule(parent) if parent else module, child, m.token_adapter.get_base_layer())
+
+
+def unwrap_head(model: nn.Module) -> None:
+    """The plain head again after merging: its tied weight already holds the merged rows."""
+    head = getattr(model, "head", None)
+    if type(head).__name__ == "TrainableTokensLayer":
+        model.head = head.get_base_layer()
 
 
 def target_modules(backbone: Backbone, wanted: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ from torch import nn
 
 from headstart.adapt.head import Classifier
 from headstart.adapt.strategies.base import Context
-from headstart.adapt.strategies.lora import LoRA, quiet_peft
+from headstart.adapt.strategies.lora import LoRA, merge_token_rows, quiet_peft, unwrap_head
 from headstart.errors import HeadstartError
 from headstart.models.backbone import Backbone
 
@@ -42,6 +42,8 @@ class QLoRA(LoRA):
 
     def finish(self, model: Classifier) -> None:
         dequantize_merge(model.backbone)
+        merge_token_rows(model.backbone.module)
+        unwrap_head(model)
 
 
 def bitsandbytes():

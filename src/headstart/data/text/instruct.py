@@ -201,6 +201,11 @@ class InstructSet(torch.utils.data.Dataset):
     def num_tokens(self) -> int:
         return sum(len(ids) for item in self.items for ids, _ in item)
 
+    def answer_tokens(self) -> tuple[int, ...]:
+        """The token ids the answers use (every label that is not `IGNORE`), sorted."""
+        used = {int(t) for item in self.items for _, labels in item for t in np.unique(labels) if t != IGNORE}
+        return tuple(sorted(used))
+
 
 @dataclass(frozen=True)
 class PadCollate:
