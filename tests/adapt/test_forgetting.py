@@ -87,3 +87,15 @@ def fmnist_folder_of(run):
     import yaml
 
     return yaml.safe_load((run / "config.yaml").read_text())["data"]
+
+
+def test_forgetting__a_frozen_backbone_is_scored_once_and_drops_nothing(tmp_path, pretrained_run, ft_root,
+                                                                         monkeypatch):
+    import headstart.eval.forgetting as fg
+
+    calls = []
+    real = fg.knn_score
+    monkeypatch.setattr(fg, "knn_score", lambda *a, **k: calls.append(1) or real(*a, **k))
+    finetune_fast(tmp_path / "run", from_=str(pretrained_run), data=str(ft_root), strategy="linear", epochs=1)
+    f = json.loads((tmp_path / "run" / "results.json").read_text())["forgetting"]
+    assert f["drop"] == 0 and f["before"] == f["after"] > 0.25 and len(calls) == 1
