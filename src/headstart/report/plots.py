@@ -16,7 +16,8 @@ EXTRA_COLORS = ["#8C564B", "#17BECF", "#BCBD22", "#7F7F7F"]
 
 
 def curve_style(name: str) -> dict[str, Any]:
-    """Colour by strategy (grey for from scratch), line by start, hollow markers when semi-supervised."""
+    """Colour by strategy (grey for from scratch), line and marker by start (squares: scratch, triangles:
+    the baseline start, circles: pretrained), hollow markers when semi-supervised."""
     start, _, rest = name.partition("/")
     strategy, _, semi = rest.partition("+")
     if start == "scratch":
@@ -24,7 +25,7 @@ def curve_style(name: str) -> dict[str, Any]:
     else:
         color = STRATEGY_COLORS.get(strategy, EXTRA_COLORS[sum(map(ord, strategy)) % len(EXTRA_COLORS)])
     return {"color": color, "linestyle": "--" if start == "baseline" else "-",
-            "marker": "s" if start == "scratch" else "o", "markerfacecolor": "white" if semi else color}
+            "marker": {"scratch": "s", "baseline": "^"}.get(start, "o"), "markerfacecolor": "white" if semi else color}
 
 
 def _plt():
@@ -91,7 +92,7 @@ def paired_gains(gains: list[dict[str, Any]], path: Path, *, metric: str = "accu
             has_ci = g["low"] is not None
             yerr = [[y - 100 * g["low"]], [100 * g["high"] - y]] if has_ci else None
             ax.errorbar([x], [y], yerr=yerr, capsize=5, elinewidth=2, markersize=8, color=style["color"],
-                        marker="D" if "+" in name else "o",   # diamonds: semi-supervised
+                        marker="D" if "+" in name else style["marker"],   # diamonds: semi-supervised
                         markerfacecolor=style["color"] if has_ci else "white", linestyle="none",
                         label=label)
             label = None   # one legend entry per strategy
@@ -101,7 +102,7 @@ def paired_gains(gains: list[dict[str, Any]], path: Path, *, metric: str = "accu
     ax.set_xticks(range(len(budgets)), [f"{labels:,} labels\n({budget})" for labels, budget in budgets])
     ax.set_xlim(-0.6, len(budgets) - 0.4)
     ax.set_ylabel(f"gain over scratch ({metric} points)")
-    ax.set_title("Paired gain over from scratch (same labeled subset and seed): mean, 95% CI")
+    ax.set_title("Paired gain over from scratch\n(same labeled subset and seed): mean, 95% CI")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return _save(fig, path)
