@@ -63,7 +63,7 @@ class LoRA(Strategy):
             tie_head_rows(model, tokens)
         norms = train_norms(model.backbone.module)
         log.info("LoRA r=%d alpha=%s on %d modules, %d norm layers trained%s", self.cfg.lora_rank, alpha,
-                 len(targets), norms, f", {len(ctx.token_ids)} answer-token rows" if tokens else "")
+                 len(targets), norms, f", {len(next(iter(tokens.values())))} answer-token rows" if tokens else "")
 
     def lr_multipliers(self, model: Classifier) -> dict[int, float]:
         """LoRA+ (Hayou et al. 2024, arXiv:2402.12354): the B matrices learn `--lora-plus-ratio` times faster
@@ -116,12 +116,13 @@ def token_rows(model: nn.Module, ids: tuple[int, ...]) -> dict[str, list[int]]:
     embedding = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
     if not ids or embedding is None or getattr(head, "weight", None) is not embedding.weight:
         return {}
-    if len(set(ids)) > MAX_TOKEN_ROWS:
-        log.info("LoRA: the answers use %d distinct tokens (> %d): no embedding rows trained", len(set(ids)),
+    rows = sorted(set(ids))
+    if len(rows) > MAX_TOKEN_ROWS:
+        log.info("LoRA: the answers use %d distinct tokens (> %d): no embedding rows trained", len(rows),
                  MAX_TOKEN_ROWS)
         return {}
     name = next(n for n, m in module.named_modules() if m is embedding)
-    return {name: sorted(set(ids))}
+    return {name: rows}
 
 
 def tie_head_rows(model: nn.Module, tokens: dict[str, list[int]]) -> None:
