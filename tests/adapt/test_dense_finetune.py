@@ -94,3 +94,18 @@ def test_dense_splits__label_budget_is_a_seeded_prefix_and_coco_holds_out_val(yo
     path, _ = coco_set(tmp_path, fmnist_train, count=20)
     coco = dense_splits(cfg.model_copy(update={"data": str(path), "labels": None, "val_fraction": 0.25}))
     assert len(coco.val) == 5 and len(coco.train) == 15 and not set(coco.val.paths) & set(coco.train.paths)
+
+
+def test_finetune_cli__detect_prints_its_scores_line(yolo, pretrained_run, tmp_path, capsys):
+    """The command line's summary of a dense run (it used to end in an AttributeError on `accuracy`)."""
+    from headstart.cli.main import main
+
+    out = tmp_path / "det-cli"
+    code = main(["finetune", "--from", str(pretrained_run), "--data", str(yolo), "--task", "detect", "--strategy",
+                 "linear", "--steps", "2", "--batch-size", "4", "--image-size", str(SIZE), "--no-progress",
+                 "--out", str(out)])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0
+    assert line.startswith(f"linear: val mAP@0.5 {results['map50']:.1%}, val mAP@0.5:0.95 {results['map']:.1%}")
+    assert "forgetting kNN" in line and line.endswith(f"-> {out}")

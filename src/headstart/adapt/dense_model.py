@@ -2,8 +2,8 @@
 
 `exported/model.safetensors` of a dense run holds the backbone's tensors under the library's own
 names (as `backbone.safetensors`) and the head's under `dense_head.`; the metadata names the
-model, task, classes, input side and head width, so `load_dense` rebuilds it without the run's
-config.
+model, task, classes, input side, head width and (detection) box activation, so `load_dense`
+rebuilds it without the run's config.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class DenseModel(nn.Module):
     """Float images in [0, 1] `(B, C, S, S)` -> detections / FCOS losses (detect) or logits (segment)."""
 
     def __init__(self, backbone: Backbone, task: str, classes: list[str], image_size: int,
-                 channels: int = HEAD_CHANNELS) -> None:
+                 channels: int = HEAD_CHANNELS, box_activation: str = "softplus") -> None:
         super().__init__()
         if task not in FORMATS:
             raise ValueError(f"task must be one of {sorted(FORMATS)}, got {task!r}")
@@ -44,7 +44,8 @@ class DenseModel(nn.Module):
         self.channels = channels
         pyramid = Pyramid(backbone, image_size)
         self.strides = pyramid.strides
-        self.head = (DetectHead(pyramid, len(classes), image_size, channels=channels) if task == "detect"
+        self.head = (DetectHead(pyramid, len(classes), image_size, channels=channels,
+                                box_activation=box_activation) if task == "detect"
                      else SegmentHead(pyramid, len(classes), channels=channels))
 
     def forward(self, x: torch.Tensor, targets: list[dict] | None = None):
@@ -63,6 +64,8 @@ def save_dense(model: DenseModel, run: Run) -> None:
     metadata = {"model": meta.name, "format": FORMATS[model.task], "task": model.task,
                 "classes": json.dumps(model.classes), "image_size": str(model.image_size),
                 "head_channels": str(model.channels), "strides": json.dumps(model.strides)}
+    if model.task == "detect":
+        metadata["box_activation"] = model.head.box_activation
     data = safetensors_bytes(dense_state(model), metadata)
     atomic_write(run.model_file, lambda f: f.write(data))
 
@@ -90,6 +93,7 @@ def load_dense(run: Run) -> DenseModel:
     head = {k[len(HEAD_PREFIX):]: state.pop(k) for k in list(state) if k.startswith(HEAD_PREFIX)}
     backbone.module.load_state_dict(state, strict=True)
     model = DenseModel(backbone, metadata["task"], json.loads(metadata["classes"]), size,
-                       int(metadata.get("head_channels", HEAD_CHANNELS)))
+                       int(metadata.get("head_channels", HEAD_CHANNELS)),
+                       box_activation=metadata.get("box_activation", "relu"))  # older runs: torchvision's ReLU
     model.head.load_state_dict(head, strict=True)
     return model.eval()

@@ -18,6 +18,11 @@ def main(cfg: FinetuneConfig) -> None:
 
         print(summary(r))
         return
+    if cfg.task in ("detect", "segment"):
+        from headstart.commands.finetune_dense import summary
+
+        print(summary(r))
+        return
     test = f"test accuracy {r.accuracy:.1%}, " if r.accuracy is not None else ""
     forgot = ""
     f = r.forgetting or {}

@@ -59,6 +59,21 @@ class DenseResult:
     scores: dict  # map50 / map (detect) or miou (segment), on test when there is one, else validation
     steps: int
     seconds: float
+    scored_on: str = "val"        # "test" when the data has a test split
+    trainable_share: float = 1.0
+    forgetting: dict | None = None  # kNN on the pretraining data before/after, when measured
+
+
+NAMES = {"map": "mAP@0.5:0.95", "map50": "mAP@0.5", "miou": "mIoU"}
+
+
+def summary(r: DenseResult) -> str:
+    """The one line `finetune --task detect|segment` prints."""
+    scores = ", ".join(f"{r.scored_on} {NAMES[k]} {v:.1%}" for k, v in r.scores.items())
+    f = r.forgetting or {}
+    forgot = f", forgetting kNN {f['before']:.1%} -> {f['after']:.1%}" if "before" in f else ""
+    return (f"{r.strategy}: {scores}{forgot}, {r.trainable_share:.1%} of parameters trained; {r.steps} steps in "
+            f"{r.seconds:.0f} s -> {r.run}")
 
 
 def run(cfg: FinetuneConfig) -> DenseResult:
@@ -175,4 +190,5 @@ def finish(cfg: FinetuneConfig, rundir: Run, model: DenseModel, strategy: Strate
         rundir.merge_results(results)
     keys = ("map50", "map") if cfg.task == "detect" else ("miou",)
     return DenseResult(rundir.path, cfg.task, cfg.strategy, {k: results[k] for k in keys}, int(cfg.steps),
-                       round(seconds + time.perf_counter() - t0, 1))
+                       round(seconds + time.perf_counter() - t0, 1), scored_on=results["scored_on"],
+                       trainable_share=trainable / total, forgetting=results["forgetting"])
