@@ -9,6 +9,7 @@ from safetensors import safe_open
 
 import headstart
 from headstart.adapt.config import FinetuneConfig
+from headstart.commands.evaluate import format_table
 from headstart.commands.finetune_dense import dense_splits
 from headstart.errors import HeadstartError
 from tests.data.dense.scenes_data import SIZE, coco_set, mask_set, yolo_set
@@ -46,6 +47,8 @@ def test_finetune_detect__lora_results_and_exported_plain_model(det_run, fmnist_
 def test_evaluate_and_predict__detect_run(det_run, yolo, tmp_path):
     scores = headstart.evaluate(run=det_run, data=f"{yolo}:val", progress=False)
     assert scores["eval_split"] == "val" and scores["eval_images"] == 8 and 0.0 <= scores["map50"] <= 1.0
+    table = format_table(scores)  # what `headstart evaluate` prints
+    assert f"mAP@0.5:0.95{scores['map']:>10.1%}" in table and all(name in table for name in scores["per_class_ap"])
     out = headstart.predict(run=det_run, data=str(yolo / "images" / "val"), out=tmp_path / "boxes.json",
                             draw=tmp_path / "drawn", progress=False)
     entries = json.loads(out.read_text())
@@ -70,6 +73,7 @@ def test_finetune_segment__linear_from_a_run_keeps_the_backbone(pretrained_run, 
     assert kept and all(before.get_tensor(k).equal(after.get_tensor(k)) for k in kept)
     scores = headstart.evaluate(run=out, data=str(root), progress=False)
     assert scores["eval_split"] == "val" and scores["miou"] == pytest.approx(results["val_miou"])
+    assert f"mIoU{scores['miou']:>18.1%}" in format_table(scores)
     masks = json.loads(headstart.predict(run=out, data=str(root / "val" / "images"), out=tmp_path / "m.json",
                                          progress=False).read_text())
     assert all(e["segmentation"]["size"] == [SIZE, SIZE] for e in masks)

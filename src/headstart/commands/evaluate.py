@@ -141,9 +141,18 @@ def format_table(results: dict) -> str:
     lm = results.get("evaluation") or {}  # an instruct / align run
     lines += [f"{'exact_match':<14}{lm['exact_match']:>8.1%}"] if "exact_match" in lm else []
     lines += [f"{'preference':<14}{lm['preference']['accuracy']:>8.1%}"] if lm.get("preference") else []
-    for name, acc in (results.get("per_class") or {}).items():
-        lines.append(f"  {name:<12}{acc:>8.1%}" if acc is not None else f"  {name:<12}{'-':>8}")
+    dense = (("map50", "mAP@0.5"), ("map", "mAP@0.5:0.95"), ("miou", "mIoU"), ("pixel_accuracy", "pixel acc"))
+    lines += [f"{name:<14}{results[key]:>8.1%}" for key, name in dense if results.get(key) is not None]
+    if results.get("per_class_ap"):  # a detector: AP@0.5 and AP@0.5:0.95 per class
+        lines.append(f"  {'class':<12}{'AP@0.5':>8}{'AP':>8}")
+        lines += [f"  {name:<12}{_pct(ap['ap50'])}{_pct(ap['ap'])}" for name, ap in results["per_class_ap"].items()]
+    for name, acc in {**(results.get("per_class") or {}), **(results.get("per_class_iou") or {})}.items():
+        lines.append(f"  {name:<12}{_pct(acc)}")
     return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:>8.1%}" if value is not None else f"{'-':>8}"
 
 
 evaluate = api_function(
