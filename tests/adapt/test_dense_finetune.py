@@ -113,3 +113,12 @@ def test_finetune_cli__detect_prints_its_scores_line(yolo, pretrained_run, tmp_p
     assert code == 0
     assert line.startswith(f"linear: val mAP@0.5 {results['map50']:.1%}, val mAP@0.5:0.95 {results['map']:.1%}")
     assert "forgetting kNN" in line and line.endswith(f"-> {out}")
+
+
+def test_dense_summary__a_score_without_objects_reads_n_a():
+    from pathlib import Path
+
+    from headstart.commands.finetune_dense import DenseResult, summary
+
+    line = summary(DenseResult(Path("r"), "detect", "full", {"map50": None, "map": 0.25}, 3, 1.0, scored_on="test"))
+    assert line.startswith("full: test mAP@0.5 n/a (no objects), test mAP@0.5:0.95 25.0%, 100.0% of parameters")

@@ -69,7 +69,8 @@ NAMES = {"map": "mAP@0.5:0.95", "map50": "mAP@0.5", "miou": "mIoU"}
 
 def summary(r: DenseResult) -> str:
     """The one line `finetune --task detect|segment` prints."""
-    scores = ", ".join(f"{r.scored_on} {NAMES[k]} {v:.1%}" for k, v in r.scores.items())
+    scores = ", ".join(f"{r.scored_on} {NAMES[k]} " + (f"{v:.1%}" if v is not None else "n/a (no objects)")
+                       for k, v in r.scores.items())
     f = r.forgetting or {}
     forgot = f", forgetting kNN {f['before']:.1%} -> {f['after']:.1%}" if "before" in f else ""
     return (f"{r.strategy}: {scores}{forgot}, {r.trainable_share:.1%} of parameters trained; {r.steps} steps in "
