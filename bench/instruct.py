@@ -2,7 +2,7 @@
 scale a shared 2-core CPU can run: the table of issue 18.
 
     python bench/instruct.py [--seeds 0 1 2] [--pretrain-steps 1500] [--sft-steps 600] [--dpo-steps 200]
-                             [--labels 100%] [--lora-lr 3e-3] [--dpo-sft-weight 1.0] [--out bench/out/instruct]
+                             [--labels 100%] [--lora-lr 2e-3] [--dpo-sft-weight 1.0] [--out bench/out/instruct]
                              [--keep-done] [--collect]
 
 Steps, each a `headstart` CLI process (so peak RSS is that row's own):
@@ -235,7 +235,8 @@ def main() -> None:
     p.add_argument("--sft-steps", type=int, default=600)
     p.add_argument("--dpo-steps", type=int, default=200)
     p.add_argument("--labels", default="100%", help="instructions (and pairs) to train on: a count or a share")
-    p.add_argument("--lora-lr", type=float, default=3e-3, help="lora / qlora learning rate (0: the strategy's auto)")
+    p.add_argument("--lora-lr", type=float, default=2e-3,
+                   help="lora / qlora learning rate (0: the strategy's auto); 2e-3 chosen on validation, ninth session")
     p.add_argument("--lora-plus-ratio", type=float, default=1.0, help="lora / qlora --lora-plus-ratio (LoRA+)")
     p.add_argument("--dpo-sft-weight", type=float, default=1.0, help="--sft-weight of the DPO + NLL rows")
     p.add_argument("--seq-len", type=int, default=96)
