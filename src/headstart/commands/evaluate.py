@@ -26,6 +26,7 @@ from headstart.data.imageset import ImageSet
 from headstart.data.subsets import label_subset, split_train_val
 from headstart.errors import HeadstartError
 from headstart.eval.features import extract_features
+from headstart.eval.gains import METRIC_NAMES
 from headstart.eval.knn import knn_accuracy
 from headstart.eval.linear import linear_probe
 from headstart.eval.metrics import classification_report
@@ -141,8 +142,8 @@ def format_table(results: dict) -> str:
     lm = results.get("evaluation") or {}  # an instruct / align run
     lines += [f"{'exact_match':<14}{lm['exact_match']:>8.1%}"] if "exact_match" in lm else []
     lines += [f"{'preference':<14}{lm['preference']['accuracy']:>8.1%}"] if lm.get("preference") else []
-    dense = (("map50", "mAP@0.5"), ("map", "mAP@0.5:0.95"), ("miou", "mIoU"), ("pixel_accuracy", "pixel acc"))
-    lines += [f"{name:<14}{results[key]:>8.1%}" for key, name in dense if results.get(key) is not None]
+    lines += [f"{METRIC_NAMES[key]:<14}{results[key]:>8.1%}" for key in ("map50", "map", "miou", "pixel_accuracy")
+              if results.get(key) is not None]
     if results.get("per_class_ap"):  # a detector: AP@0.5 and AP@0.5:0.95 per class
         lines.append(f"  {'class':<12}{'AP@0.5':>8}{'AP':>8}")
         lines += [f"  {name:<12}{_pct(ap['ap50'])}{_pct(ap['ap'])}" for name, ap in results["per_class_ap"].items()]

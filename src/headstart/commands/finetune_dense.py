@@ -28,6 +28,7 @@ from headstart.data.dense.dataset import DenseSet, collate_dense
 from headstart.data.dense.sources import has_split, open_dense
 from headstart.data.subsets import parse_budget
 from headstart.errors import HeadstartError
+from headstart.eval.gains import METRIC_NAMES
 from headstart.export.weights import backbone_state, save_backbone
 from headstart.models.factory import create_backbone
 from headstart.run import Run, open_run
@@ -64,12 +65,9 @@ class DenseResult:
     forgetting: dict | None = None  # kNN on the pretraining data before/after, when measured
 
 
-NAMES = {"map": "mAP@0.5:0.95", "map50": "mAP@0.5", "miou": "mIoU"}
-
-
 def summary(r: DenseResult) -> str:
     """The one line `finetune --task detect|segment` prints."""
-    scores = ", ".join(f"{r.scored_on} {NAMES[k]} " + (f"{v:.1%}" if v is not None else "n/a (no objects)")
+    scores = ", ".join(f"{r.scored_on} {METRIC_NAMES[k]} " + (f"{v:.1%}" if v is not None else "n/a (no objects)")
                        for k, v in r.scores.items())
     f = r.forgetting or {}
     forgot = f", forgetting kNN {f['before']:.1%} -> {f['after']:.1%}" if "before" in f else ""

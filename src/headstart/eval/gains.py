@@ -28,7 +28,8 @@ BASELINE = "scratch/full"   # from-scratch training always fine-tunes fully
 MIN_FACTOR = 1.1            # a saving below 1.1x is not reported: it would print as "1.0x"
 START_NAMES = {"pretrained": "pretraining", "baseline": "the baseline weights", "tfidf": "TF-IDF"}
 REFERENCE = "tfidf/logreg"  # text studies: TF-IDF + logistic regression on the same labels, the classic baseline
-METRIC_NAMES = {"accuracy": "accuracy", "map": "mAP@0.5:0.95", "miou": "mIoU"}
+METRIC_NAMES = {"accuracy": "accuracy", "map50": "mAP@0.5", "map": "mAP@0.5:0.95", "miou": "mIoU",
+                "pixel_accuracy": "pixel acc"}  # display names of the score keys
 
 
 def metric_key(record: dict[str, Any]) -> str:
