@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -11,10 +12,11 @@ from headstart.data.text.instruct_sources import open_examples
 from tests.adapt.lm_helpers import tiny_lm, tokenizer
 
 
-def test_greedy_matches__agree_with_generate_after_overfitting():
+@pytest.mark.parametrize("max_length", [256, 48])  # whole prompts; prompts cut (the same for every answer)
+def test_greedy_matches__agree_with_generate_after_overfitting(max_length):
     tok = tokenizer()
     examples = open_examples("fortunes-instruct-topic:test")[:6]
-    data = InstructSet(examples, tok, max_length=96)
+    data = InstructSet(examples, tok, max_length=max_length)
     model = tiny_lm(width=64)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     ids, labels, mask, _ = PadCollate(tok.pad_token_id)([data[i] for i in range(4)])  # learn 4 of the 6
@@ -24,12 +26,14 @@ def test_greedy_matches__agree_with_generate_after_overfitting():
         loss.backward()
         opt.step()
     swapped = [Example((*e.prompt, {"role": "assistant", "content": "sports"}), e.origin) for e in examples[:2]]
-    scored = InstructSet(examples + swapped, tok, max_length=96)
+    scored = InstructSet(examples + swapped, tok, max_length=max_length)
+    keep = max_length - scored.answer_room
+    assert (max_length < 256) == any(len(prompt_ids(tok, e.prompt)) > keep for e in examples)
     fast = greedy_matches(model, scored)
     lm = model.hf_model().eval()
     slow = []
     for ex in scored.examples:
-        prompt = torch.tensor([prompt_ids(tok, ex.prompt)])
+        prompt = torch.tensor([prompt_ids(tok, ex.prompt)[-keep:]])
         with torch.no_grad():
             out = lm.generate(prompt, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id,
                               eos_token_id=tok.eos_token_id)

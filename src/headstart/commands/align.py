@@ -26,7 +26,7 @@ from headstart.commands._instruct_eval import EvalSets, pair_logps, pretrain_run
 from headstart.commands.finetune_instruct import plan, settings
 from headstart.commands.generate import answer
 from headstart.config import api_function, to_yaml
-from headstart.data.text.instruct import Example, InstructSet, prompt_ids
+from headstart.data.text.instruct import Example, InstructSet, answer_room, prompt_ids
 from headstart.data.text.instruct_sources import has_test_split, open_examples
 from headstart.errors import HeadstartError
 from headstart.progress import progress
@@ -92,12 +92,12 @@ def policy_rejected(model: CausalLM, pairs: list[Example], tokenizer, *, device,
     this model makes, as iterative RPO (Pang et al. 2024) builds its pairs. Elsewhere the data's
     rejected answer stays, so every pair still teaches something. Answers are up to `max_new_tokens`
     long (default: the longest chosen answer + 2, at most half of `seq_len`)."""
+    chosen = [len(tokenizer(p.chosen, add_special_tokens=False)["input_ids"]) for p in pairs]
     if max_new_tokens is None:
-        longest = max(len(tokenizer(p.chosen, add_special_tokens=False)["input_ids"]) for p in pairs) + 2
-        max_new_tokens = min(longest, seq_len // 2)
+        max_new_tokens = min(max(chosen) + 2, seq_len // 2)
     options = GenerateConfig(run="-", max_new_tokens=max_new_tokens)
     hf = model.hf_model().eval().to(device)
-    keep = seq_len - options.max_new_tokens
+    keep = seq_len - answer_room([n + 1 for n in chosen], seq_len)  # the prompt as training cuts it (+1: eos)
     out, replaced = [], 0
     with progress("answering the training prompts", len(pairs), enabled=show) as advance:
         for start in range(0, len(pairs), batch_size):

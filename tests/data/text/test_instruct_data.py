@@ -85,3 +85,30 @@ def test_pad_collate__pairs_right_padded_with_masks(tok):
     assert torch.equal(mask.bool(), ids != tok.pad_token_id)
     assert ((labels != IGNORE) <= mask.bool()).all()  # padding is never a target
     assert tok.decode(ids[2][labels[2] != IGNORE]) == "a much longer rejected answer</s>"  # row 2: pair 0 rejected
+
+
+def test_instruct_set__a_cut_prompt_does_not_depend_on_its_answer(tok, topic_train):
+    from headstart.data.text.instruct import Example
+
+    prompt = ({"role": "user", "content": " ".join(topic_train.texts[:5])},)
+    pairs = [Example(prompt, "x:1", "law", "a much longer rejected answer with many more words in it"),
+             Example(prompt, "x:2", "computers and science", "art")]
+    data = InstructSet(pairs, tok, max_length=48)
+    rows = [row for item, _ in (data[0], data[1]) for row in item]
+    heads = [ids[:int((labels != IGNORE).argmax())].tolist() for ids, labels in rows]  # up to the answer
+    assert all(h == heads[0] for h in heads)  # four answers of three lengths: one prompt, cut once
+    assert all(len(ids) <= 48 for ids, _ in rows)
+    room = data.answer_room
+    assert room == len(tok("computers and science</s>", add_special_tokens=False)["input_ids"])
+    assert len(heads[0]) == 48 - room
+    # the long rejected answer is cut to what is left; the chosen ones are whole
+    assert tok.decode(rows[1][0][rows[1][1] != IGNORE]).startswith("a much longer")
+    assert tok.decode(rows[2][0][rows[2][1] != IGNORE]) == "computers and science</s>"
+
+
+def test_encode__without_a_room_keeps_the_whole_chat_when_it_fits(tok):
+    chat = ({"role": "user", "content": "Which?"}, {"role": "assistant", "content": "law"})
+    whole, _ = encode(tok, chat, max_length=512)
+    assert encode(tok, chat, max_length=512, answer_room=2) == encode(tok, chat, max_length=512)
+    cut, labels = encode(tok, chat, max_length=len(whole), answer_room=len(whole) // 2)
+    assert len(cut) < len(whole) and tok.decode([i for i, lab in zip(cut, labels) if lab != IGNORE]) == "law</s>"

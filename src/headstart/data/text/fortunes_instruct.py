@@ -34,7 +34,8 @@ INSTRUCT_SETS = ("fortunes-instruct", "fortunes-instruct-topic", "fortunes-instr
 LANGUAGE_NAMES = {"en": "english", "de": "german", "es": "spanish", "it": "italian", "pl": "polish",
                   "ru": "russian", "cs": "czech", "pt": "portuguese"}
 PER_CLASS = {("topic", "train"): None, ("lang", "train"): 400, ("topic", "test"): 30, ("lang", "test"): 30}
-MAX_TEXT_CHARS = 160  # a text is cut at a word boundary before this, so a prompt fits 96 tokens
+MAX_TEXT_CHARS = 160  # a text is cut at a word boundary before this (with a 4,096-token vocabulary most
+# prompts still pass 96 tokens: their start is cut then, the same for every answer, see `instruct.encode`)
 COPY_WORDS = 6
 QUESTIONS = {"topic": "Which topic is this text about?", "lang": "Which language is this text in?"}
 assert set(LANGUAGE_NAMES) == set(LANGUAGES)

@@ -140,12 +140,27 @@ def prompt_ids(tokenizer, prompt: Sequence[dict]) -> list[int]:
     return _ids(tokenizer, render(tokenizer, prompt, generation_prompt=True))
 
 
-def encode(tokenizer, messages: Sequence[dict], *, max_length: int) -> tuple[list[int], list[int]]:
-    """(ids, labels) of a chat: labels are the ids on assistant turns, `IGNORE` elsewhere. Too long a
-    chat keeps its end (the last answer and the prompt's end); too long an answer is cut."""
+def encode(tokenizer, messages: Sequence[dict], *, max_length: int,
+           answer_room: int | None = None) -> tuple[list[int], list[int]]:
+    """(ids, labels) of a chat: labels are the ids on assistant turns, `IGNORE` elsewhere.
+
+    The prompt (everything before the last answer) keeps its last `max_length - answer_room` tokens and
+    the answer is cut to what is left. `InstructSet` gives one `answer_room` to every chat of a set, so
+    a prompt is cut the same whatever its answer: where the answer starts never tells how long it is (a
+    model learns that shortcut from left-cut chats, and teacher-forced scores then read it), and the
+    two answers of a pair follow the very same prompt tokens. `answer_room` None: this chat's own answer
+    length (the chat's end is kept, prompt cut only where the whole does not fit)."""
+    ids, labels, start = _encode_whole(tokenizer, messages)
+    return fit(ids, labels, start, max_length=max_length, answer_room=answer_room)
+
+
+def _encode_whole(tokenizer, messages: Sequence[dict]) -> tuple[list[int], list[int], int]:
+    """(ids, labels, where the last answer starts) of the whole chat; the start is `len(ids)` when the
+    chat does not end with an answer."""
     ids: list[int] = []
     labels: list[int] = []
     done = ""
+    start = 0
     for i, message in enumerate(messages):
         if message["role"] == "assistant":
             head = render(tokenizer, messages[:i], generation_prompt=True) if i else ""
@@ -157,14 +172,36 @@ def encode(tokenizer, messages: Sequence[dict], *, max_length: int) -> tuple[lis
                 raise HeadstartError("the tokenizer's chat template does not render a chat's turns as a prefix "
                                      "of the whole chat", fix="use a chat template without per-turn rewriting")
             new = _ids(tokenizer, text[len(done):])
+            start = len(ids) if target else len(ids) + len(new)
             ids += new
             labels += new if target else [IGNORE] * len(new)
             done = text
-    if len(ids) > max_length:
-        answer = sum(label != IGNORE for label in labels[-max_length:])
-        keep = slice(-max_length, None) if answer else slice(0, max_length)
-        ids, labels = ids[keep], labels[keep]
-    return ids, labels
+    return ids, labels, start
+
+
+def fit(ids: list[int], labels: list[int], start: int, *, max_length: int,
+        answer_room: int | None = None) -> tuple[list[int], list[int]]:
+    """A whole chat cut to `max_length` (see `encode`); a chat without a final answer keeps its start."""
+    if start >= len(ids):
+        return ids[:max_length], labels[:max_length]
+    room = len(ids) - start if answer_room is None else answer_room
+    if answer_room is None and len(ids) <= max_length:
+        return ids, labels
+    keep = max(max_length - max(1, min(room, max_length)), 0)
+    head = slice(max(start - keep, 0), start)
+    tail = slice(start, start + max_length - (head.stop - head.start))
+    return ids[head] + ids[tail], labels[head] + labels[tail]
+
+
+def answer_room(answer_lengths: Sequence[int], max_length: int) -> int:
+    """The tokens a set keeps for its answers: its longest (reference or chosen) answer, at most a
+    quarter of `max_length` (longer answers are cut; the prompts keep the rest).
+
+    Example:
+        >>> answer_room([2, 5, 3], 96), answer_room([300], 96)
+        (5, 24)
+    """
+    return max(1, min(max(answer_lengths, default=1), max_length // 4))
 
 
 def _ids(tokenizer, text: str) -> list[int]:
@@ -179,10 +216,15 @@ class InstructSet(torch.utils.data.Dataset):
         self.examples = list(examples)
         self.rows = 2 if self.examples and self.examples[0].chosen is not None else 1
         self.items: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        whole = []
         for ex in self.examples:
             answers = [ex.answer] if self.rows == 1 else [ex.chosen, ex.rejected]
-            chats = [(*ex.prompt, {"role": "assistant", "content": a}) for a in answers]
-            encoded = [encode(tokenizer, chat, max_length=max_length) for chat in chats]
+            whole.append([_encode_whole(tokenizer, (*ex.prompt, {"role": "assistant", "content": a}))
+                          for a in answers])
+        # one room for the whole set, from the answers to learn (a pair's chosen one): see `encode`
+        self.answer_room = answer_room([len(rows[0][0]) - rows[0][2] for rows in whole], max_length)
+        for rows in whole:
+            encoded = [fit(*row, max_length=max_length, answer_room=self.answer_room) for row in rows]
             self.items.append([(np.asarray(i, np.int64), np.asarray(lab, np.int64)) for i, lab in encoded])
 
     def __len__(self) -> int:
@@ -196,6 +238,7 @@ class InstructSet(torch.utils.data.Dataset):
         out.examples = [self.examples[i] for i in indices]
         out.items = [self.items[i] for i in indices]
         out.rows = self.rows
+        out.answer_room = self.answer_room
         return out
 
     def num_tokens(self) -> int:
