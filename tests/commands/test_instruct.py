@@ -149,6 +149,23 @@ def test_generate__prompt_and_prompts_file_greedy_repeatable(sft_run, tmp_path, 
     assert isinstance(sampled, str)
 
 
+def test_generate__a_long_prompt_is_cut_as_the_run_was_trained(sft_run, lm_files, tmp_path, caplog):
+    from headstart.adapt.lm.config import GenerateConfig
+    from headstart.commands.generate import PromptCut, prompt_budget
+
+    budget = results(sft_run)["prompt_tokens"]
+    assert 0 < budget < LM["seq_len"]  # seq_len minus the answer room of the training set
+    assert prompt_budget(GenerateConfig(run=str(sft_run))) == budget
+    assert prompt_budget(GenerateConfig(run=str(sft_run), max_prompt_tokens=0)) is None
+    cut = PromptCut(budget)
+    assert cut(list(range(budget))) == list(range(budget)) and cut(list(range(budget + 9))) == list(range(9, budget + 9))
+    long = " ".join(open_fortunes("fortunes", split="test").texts[:8])
+    with caplog.at_level("INFO", logger="headstart"):
+        auto = headstart.generate(run=str(sft_run), prompt=long, max_new_tokens=4)
+    assert f"keeps its last {budget}" in caplog.text
+    assert auto == headstart.generate(run=str(sft_run), prompt=long, max_new_tokens=4, max_prompt_tokens=budget)
+
+
 def test_evaluate__instruct_run_on_a_pairs_file(sft_run, lm_files):
     out = headstart.evaluate(run=sft_run, data=str(lm_files / "prefs.jsonl"))["evaluation"]
     assert out["instructions"] == 24 and out["preference"]["pairs"] == 24

@@ -76,7 +76,8 @@ def run(cfg: AlignConfig) -> lm.LMResult:
                           source=f"{cfg.data} (validation)", pairs=val_ex)
         record = {"task": "align", "method": cfg.method, "beta": cfg.beta, "sft_weight": cfg.sft_weight,
                   "rejected": cfg.rejected, "policy_rejected_pairs": replaced, "skip_labels": cfg.skip_labels,
-                  "data": cfg.data, "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len}
+                  "data": cfg.data, "train_pairs": len(train), "val_pairs": len(val_ex), "seq_len": cfg.seq_len,
+                  "prompt_tokens": cfg.seq_len - train.answer_room}
         return lm.finish(cfg, rundir, model, strategy, start_state, tokenizer=tokenizer, val=val, test=test,
                          reference=test_reference, pretrain_run=pretrain_run_of(cfg.from_), record=record,
                          seconds=time.perf_counter() - start, tokens_per_s=tokens_per_s)

@@ -53,7 +53,7 @@ def run(cfg: FinetuneConfig) -> lm.LMResult:
                 if cfg.test_split and has_test_split(cfg.data) else None)
         val = EvalSets.of(val_ex, tokenizer, seq_len=cfg.seq_len, source=f"{cfg.data} (validation)")
         record = {"task": "instruct", "data": cfg.data, "train_examples": len(train), "val_examples": len(val_ex),
-                  "seq_len": cfg.seq_len}
+                  "seq_len": cfg.seq_len, "prompt_tokens": cfg.seq_len - train.answer_room}
         return lm.finish(cfg, rundir, model, strategy, start_state, tokenizer=tokenizer, val=val, test=test,
                          reference=None, pretrain_run=pretrain_run_of(cfg.from_), record=record,
                          seconds=time.perf_counter() - start, tokens_per_s=tokens_per_s)

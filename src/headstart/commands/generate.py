@@ -11,7 +11,9 @@ it in `exported/hf/`), so the model sees what it was tuned on; `--chat false` fe
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,6 +30,7 @@ from headstart.io import atomic_write
 from headstart.models.family import split_name
 
 __all__ = ["generate", "run"]
+log = logging.getLogger("headstart")
 
 
 def run(cfg: GenerateConfig) -> str | Path:
@@ -43,17 +46,50 @@ def run(cfg: GenerateConfig) -> str | Path:
     if chat and not tokenizer.chat_template:
         raise HeadstartError(f"{folder}'s tokenizer has no chat template", fix="pass --chat false")
     torch.manual_seed(cfg.seed)
+    cut = PromptCut(prompt_budget(cfg))
     if cfg.prompt is not None:
-        return answer([_ids(tokenizer, cfg.prompt, chat)], lm, tokenizer, cfg, stream=True)[0]
+        return answer([cut(_ids(tokenizer, cfg.prompt, chat))], lm, tokenizer, cfg, stream=True)[0]
     prompts = read_prompts(cfg.prompts)
     rows = []
     for start in range(0, len(prompts), cfg.batch_size):
         batch = prompts[start:start + cfg.batch_size]
-        outputs = answer([_ids(tokenizer, p, chat) for p in batch], lm, tokenizer, cfg)
+        outputs = answer([cut(_ids(tokenizer, p, chat)) for p in batch], lm, tokenizer, cfg)
         rows += [{"prompt": p, "output": o} for p, o in zip(batch, outputs)]
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     atomic_write(cfg.out, lambda f: f.write(text.encode("utf-8")))
     return cfg.out
+
+
+def prompt_budget(cfg: GenerateConfig) -> int | None:
+    """The most prompt tokens kept (None: all): `--max-prompt-tokens`, or with auto the budget the run
+    was trained with (`prompt_tokens` in its results.json: what training and its exact match cut
+    prompts to), so a long prompt is answered as it was scored."""
+    if cfg.max_prompt_tokens != "auto":
+        return int(cfg.max_prompt_tokens) or None
+    if cfg.run.startswith("hf:"):
+        return None
+    try:
+        recorded = json.loads((Path(cfg.run) / "results.json").read_text(encoding="utf-8")).get("prompt_tokens")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(recorded) if recorded else None
+
+
+@dataclass
+class PromptCut:
+    """Prompt ids -> their last `budget` tokens, saying once that it cut."""
+
+    budget: int | None
+    said: bool = False
+
+    def __call__(self, ids: list[int]) -> list[int]:
+        if self.budget is None or len(ids) <= self.budget:
+            return ids
+        if not self.said:
+            log.info("a prompt of %d tokens keeps its last %d, as the run was trained (--max-prompt-tokens 0: "
+                     "the whole prompt)", len(ids), self.budget)
+            self.said = True
+        return ids[-self.budget:]
 
 
 def read_prompts(path: Path) -> list:

@@ -70,6 +70,8 @@ class GenerateConfig(Config):
     chat: bool | Auto = Field("auto", description="wrap prompts in the tokenizer's chat template; auto: when it "
                               "has one")
     max_new_tokens: int = Field(64, ge=1, description="most tokens generated per prompt")
+    max_prompt_tokens: int | Auto = Field("auto", description="a longer prompt keeps its last this many tokens; "
+                                          "auto: as the run was trained (its prompt_tokens), else whole; 0: whole")
     temperature: float = Field(0.0, ge=0, description="0: greedy; else sampling temperature")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: smallest set of tokens with this mass")
     top_k: int = Field(0, ge=0, description="sample among the k most likely tokens (0: all)")
