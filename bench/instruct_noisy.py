@@ -14,7 +14,8 @@ task's own rejected answer. Per seed: `finetune --task instruct --strategy full`
 `align --method dpo` from it on `prefs.jsonl` (plain, and with `--sft-weight 1`: RPO), each scored by
 `headstart evaluate` on the 583 test instructions; differences to SFT paired by seed, 95% t intervals.
 The RPO row also trains on the chosen (right) answers, so its gain mixes the preference with cleaner
-targets; the plain row is the preference alone.
+targets; the plain row is the preference alone, and the control row is RPO's NLL term alone (`finetune`
+from the SFT run on the chosen answers, with the DPO runs' steps, batch and learning rate).
 
 `--kind form`: a seeded `--noise` share of the answers is written as a sentence ("The language is german.",
 "The topic is law."): the right class, not the one word the prompt asks for. The pairs prefer the one
@@ -24,10 +25,16 @@ test prompts' own form pairs (the word against its sentence: `form pref. acc.`) 
 decoding gives the right class in either form (`content`): a gain in exact match without one in
 content is the form learned, not the task.
 
-Measured 2026-12-03 (`--gpt` bench/instruct.py's seed-0 pretraining, 1,500 steps; 2,764 of 6,959 answers made
-wrong; 3 seeds), test exact match / preference accuracy, mean: noisy SFT 44.5 / 80.0%; + DPO 40.4 / 79.6%
-(exact match -4.1 points, paired 95% CI -7.1 to -1.0); + DPO + NLL 44.5 / 79.5% (+0.1, -0.6 to +0.7). The
-preference adds nothing here.
+Measured 2026-12-03 (`--gpt` bench/instruct.py's seed-0 pretraining, 1,500 steps; 3 seeds):
+- `--kind class` (ninth session, before prompts were cut alike for every answer, no control row; 2,764 of
+  6,959 answers made wrong), test exact match / preference accuracy, mean: noisy SFT 44.5 / 80.0%; + DPO
+  40.4 / 79.6% (exact match -4.1 points, paired 95% CI -7.1 to -1.0); + DPO + NLL 44.5 / 79.5% (+0.1, -0.6
+  to +0.7). The preference adds nothing here.
+- `--kind form --noise 0.5` (tenth session; 3,425 answers written as a sentence): exact match / form pref.
+  acc. / content: SFT 21.0 / 22.7 / 41.8%; + DPO 30.2 / 100.0 / 30.2%; + DPO + NLL 44.8 / 99.3 / 44.8%
+  (exact match +23.7, 95% CI +20.1 to +27.4; form pref. acc. +76.6, +75.2 to +77.9); control 45.1 / 86.3 /
+  45.1%: the exact match comes from the NLL term, the preference term adds +12.9 points (+3.3 to +22.5) of
+  form preference accuracy over it. The README has the table.
 """
 
 from __future__ import annotations
@@ -39,11 +46,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["--accelerator", "cpu", "--precision", "32", "--num-workers", "0", "--no-progress",
           "--checkpoint-every", "off", "--overwrite", "--seq-len", "96"]
-ROWS = {"sft": "SFT full on noisy answers", "dpo": "+ DPO on right > wrong", "dpo-nll": "+ DPO + NLL (RPO)"}
+ROWS = {"sft": "SFT full on noisy answers", "dpo": "+ DPO on right > wrong", "dpo-nll": "+ DPO + NLL (RPO)",
+        "chosen": "+ SFT on the chosen answers (control)"}
 
 
 def sentence(prompt: str, answer: str) -> str:
@@ -71,7 +80,8 @@ def write_data(out: Path, noise: float, kind: str = "class") -> int:
             wrong += 1
         sft_rows.append({"prompt": prompt, "response": answer})
         pref_rows.append({"prompt": prompt, "chosen": ex.answer, "rejected": rejected})
-    for name, rows in (("sft.jsonl", sft_rows), ("prefs.jsonl", pref_rows)):
+    chosen_rows = [{"prompt": r["prompt"], "response": r["chosen"]} for r in pref_rows]
+    for name, rows in (("sft.jsonl", sft_rows), ("prefs.jsonl", pref_rows), ("chosen.jsonl", chosen_rows)):
         (out / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return wrong
 
@@ -132,6 +142,11 @@ def one_seed(seed: int, a: argparse.Namespace) -> dict[str, dict]:
             headstart("align", "--from", str(runs / "sft"), "--data", str(a.out / "prefs.jsonl"), "--method", "dpo",
                       "--sft-weight", weight, "--steps", str(a.dpo_steps), "--batch-size", "8", *seeded,
                       "--out", str(runs / name))
+    if not (runs / "chosen" / "results.json").exists():  # RPO's NLL term alone: its steps, pairs' batch and LR
+        lr = yaml.safe_load((runs / "dpo-nll" / "config.yaml").read_text())["lr"]
+        headstart("finetune", "--from", str(runs / "sft"), "--data", str(a.out / "chosen.jsonl"), "--task", "instruct",
+                  "--strategy", "full", "--steps", str(a.dpo_steps), "--batch-size", "8", "--lr", str(lr), *seeded,
+                  "--out", str(runs / "chosen"))
     return {row: evaluate(runs / name, a.kind) for name, row in ROWS.items()}
 
 
