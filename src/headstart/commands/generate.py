@@ -86,7 +86,7 @@ class PromptCut:
         if self.budget is None or len(ids) <= self.budget:
             return ids
         if not self.said:
-            log.info("a prompt of %d tokens keeps its last %d, as the run was trained (--max-prompt-tokens 0: "
+            log.warning("a prompt of %d tokens keeps its last %d, as the run was trained (--max-prompt-tokens 0: "
                      "the whole prompt)", len(ids), self.budget)
             self.said = True
         return ids[-self.budget:]
