@@ -107,7 +107,7 @@ def test_policy_rejected__the_start_models_own_answers_where_not_the_chosen_one(
     out, replaced = policy_rejected(model, pairs, tokenizer, device="cpu", seq_len=512, show=False, max_new_tokens=6)
     assert replaced == 5  # two steps of training: the model answers none right
     said = headstart.generate(run=str(sft_run), prompts=_prompts(pairs[:1], lm_files), out=lm_files / "said.jsonl",
-                              max_new_tokens=6, accelerator="cpu")
+                              max_new_tokens=6, accelerator="cpu", max_prompt_tokens=0)  # whole, as seq_len 512
     assert out[0].rejected == json.loads(said.read_text())["output"].strip()
     right = [dataclasses.replace(pairs[0], chosen=f" {out[0].rejected.upper()} "), *pairs[1:]]  # case, spaces
     again, replaced = policy_rejected(model, right, tokenizer, device="cpu", seq_len=512, show=False,
