@@ -120,7 +120,7 @@ def form_scores(run: Path) -> dict:
     said = [sentence(e.prompt[0]["content"], e.answer) for e in test]
     pairs = [Example(e.prompt, e.origin, e.answer, s) for e, s in zip(test, said)]
     logps, _ = answer_logps(model, InstructSet(pairs, tok, max_length=seq_len))
-    # both forms scored with the word's answer room, so the prompts are cut alike
+    # each form's set cuts its prompts to its own answer room: the sentence's prompts 2-3 tokens shorter
     word = greedy_matches(model, InstructSet(test, tok, max_length=seq_len))
     as_sentence = greedy_matches(model, InstructSet(
         [Example((*e.prompt, {"role": "assistant", "content": s}), e.origin) for e, s in zip(test, said)],

@@ -104,13 +104,14 @@ def test_policy_rejected__the_start_models_own_answers_where_not_the_chosen_one(
     tokenizer = load_tokenizer(sft_run / "exported" / "hf")
     model = load_causal_lm(str(sft_run))
     pairs = read_examples(lm_files / "prefs.jsonl", kind="pref")[:5]
-    out, replaced = policy_rejected(model, pairs, tokenizer, device="cpu", seq_len=512, show=False, max_new_tokens=6)
+    out, replaced = policy_rejected(model, pairs, tokenizer, device="cpu", prompt_tokens=512, show=False,
+                                    max_new_tokens=6)
     assert replaced == 5  # two steps of training: the model answers none right
     said = headstart.generate(run=str(sft_run), prompts=_prompts(pairs[:1], lm_files), out=lm_files / "said.jsonl",
-                              max_new_tokens=6, accelerator="cpu", max_prompt_tokens=0)  # whole, as seq_len 512
+                              max_new_tokens=6, accelerator="cpu", max_prompt_tokens=0)  # whole, as 512 keeps it
     assert out[0].rejected == json.loads(said.read_text())["output"].strip()
     right = [dataclasses.replace(pairs[0], chosen=f" {out[0].rejected.upper()} "), *pairs[1:]]  # case, spaces
-    again, replaced = policy_rejected(model, right, tokenizer, device="cpu", seq_len=512, show=False,
+    again, replaced = policy_rejected(model, right, tokenizer, device="cpu", prompt_tokens=512, show=False,
                                       max_new_tokens=6)
     assert replaced == 4 and again[0].rejected == pairs[0].rejected and again[1:] == out[1:]
 

@@ -26,7 +26,7 @@ from headstart.commands._instruct_eval import EvalSets, pair_logps, pretrain_run
 from headstart.commands.finetune_instruct import plan, settings
 from headstart.commands.generate import answer
 from headstart.config import api_function, to_yaml
-from headstart.data.text.instruct import Example, InstructSet, answer_room, prompt_ids
+from headstart.data.text.instruct import Example, InstructSet, prompt_ids
 from headstart.data.text.instruct_sources import has_test_split, open_examples
 from headstart.errors import HeadstartError
 from headstart.progress import progress
@@ -57,10 +57,11 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         model = lm.start_model(cfg, tokenizer)
         device = default_device(cfg.accelerator)
         replaced = 0
-        if cfg.rejected == "policy":
-            train_ex, replaced = policy_rejected(model, train_ex, tokenizer, device=device, seq_len=cfg.seq_len,
-                                                 show=cfg.progress)
         train = InstructSet(train_ex, tokenizer, max_length=cfg.seq_len)
+        if cfg.rejected == "policy":  # the chosen answers, so the answer room, stay: prompts are cut alike
+            train_ex, replaced = policy_rejected(model, train_ex, tokenizer, device=device,
+                                                 prompt_tokens=cfg.seq_len - train.answer_room, show=cfg.progress)
+            train = InstructSet(train_ex, tokenizer, max_length=cfg.seq_len)
         reference = torch.from_numpy(answer_logps(model, train, device=device)[0])  # (N, 2), the start's
         test = (EvalSets(cfg.data, tokenizer, split="test", seq_len=cfg.seq_len)
                 if cfg.test_split and has_test_split(cfg.data) else None)
@@ -85,25 +86,25 @@ def run(cfg: AlignConfig) -> lm.LMResult:
         rundir.release()
 
 
-def policy_rejected(model: CausalLM, pairs: list[Example], tokenizer, *, device, seq_len: int,
+def policy_rejected(model: CausalLM, pairs: list[Example], tokenizer, *, device, prompt_tokens: int,
                     show: bool = True, batch_size: int = 64,
                     max_new_tokens: int | None = None) -> tuple[list[Example], int]:
     """The pairs with `rejected` set to the model's own greedy answer wherever that is not the chosen
     one (compared without case and outer spaces), and how many were set: on-policy pairs, the mistakes
     this model makes, as iterative RPO (Pang et al. 2024) builds its pairs. Elsewhere the data's
     rejected answer stays, so every pair still teaches something. Answers are up to `max_new_tokens`
-    long (default: the longest chosen answer + 2, at most half of `seq_len`)."""
-    chosen = [len(tokenizer(p.chosen, add_special_tokens=False)["input_ids"]) for p in pairs]
+    long (default: the longest chosen answer + 2, at most `prompt_tokens`), each after the prompt's last
+    `prompt_tokens` tokens: the prompt as the pairs' `InstructSet` cuts it."""
     if max_new_tokens is None:
-        max_new_tokens = min(max(chosen) + 2, seq_len // 2)
+        longest = max(len(tokenizer(p.chosen, add_special_tokens=False)["input_ids"]) for p in pairs) + 2
+        max_new_tokens = min(longest, prompt_tokens)
     options = GenerateConfig(run="-", max_new_tokens=max_new_tokens)
     hf = model.hf_model().eval().to(device)
-    keep = seq_len - answer_room([n + 1 for n in chosen], seq_len)  # the prompt as training cuts it (+1: eos)
     out, replaced = [], 0
     with progress("answering the training prompts", len(pairs), enabled=show) as advance:
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start:start + batch_size]
-            answers = answer([prompt_ids(tokenizer, p.prompt)[-keep:] for p in batch], hf, tokenizer, options)
+            answers = answer([prompt_ids(tokenizer, p.prompt)[-prompt_tokens:] for p in batch], hf, tokenizer, options)
             for pair, said in zip(batch, answers):
                 said = said.strip()
                 if said and said.casefold() != pair.chosen.strip().casefold():

@@ -28,6 +28,7 @@ from headstart.data.text.tokenizer import load_tokenizer
 from headstart.errors import HeadstartError
 from headstart.io import atomic_write
 from headstart.models.family import split_name
+from headstart.run import Run
 
 __all__ = ["generate", "run"]
 log = logging.getLogger("headstart")
@@ -68,10 +69,7 @@ def prompt_budget(cfg: GenerateConfig) -> int | None:
         return int(cfg.max_prompt_tokens) or None
     if cfg.run.startswith("hf:"):
         return None
-    try:
-        recorded = json.loads((Path(cfg.run) / "results.json").read_text(encoding="utf-8")).get("prompt_tokens")
-    except (OSError, ValueError, AttributeError):
-        return None
+    recorded = Run(Path(cfg.run)).results().get("prompt_tokens")
     return int(recorded) if recorded else None
 
 
